@@ -13,10 +13,10 @@ export const consoleLog: RuntimeLog = {
   warn: (message) => process.stderr.write(`warning: ${message}\n`),
 };
 
-/** Discards every message, for callers that only want the result. */
-export const silentLog: RuntimeLog = {
+/** Discards progress messages and writes warnings to stderr, for tests. */
+export const quietLog: RuntimeLog = {
   info: () => undefined,
-  warn: () => undefined,
+  warn: consoleLog.warn,
 };
 
 /** Formats a duration in milliseconds as `1m05s` or `4.2s`. */
