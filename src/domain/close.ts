@@ -1,0 +1,376 @@
+import Decimal from 'decimal.js';
+import {
+  creditsExpiringAlert,
+  mergeAlerts,
+  spendThresholdAlert,
+  spendThresholdsReached,
+  throttledAlert,
+  tierUpgradedAlert,
+  unbilledDeferredAlert,
+  usageThresholdAlert,
+  usageThresholdsReached,
+  type AlertToRaise,
+} from './alerts';
+import { burnSegments, segmentBoundaries, segmentIndexAt, type BurnableGrant } from './burn';
+import { formatCharges, periodCharges, type PeriodChargesJson } from './charges';
+import { DECIMAL_PATTERN, Exact } from './decimal';
+import { DomainInputError, type ValidationIssue } from './errors';
+import { commitGrant, issueMovement, rolloverGrant, type Grant, type GrantBalance, type LedgerMovement } from './grants';
+import { accrueOverage, isTrueUpPeriod, periodInvoice, type AccruedOverage, type InvoiceDraft } from './invoices';
+import { localDateAfterDays, periodBounds } from './periods';
+import { tierByName } from './terms';
+import type { Terms, Tier } from './terms-schema';
+import { updateTrigger, type TriggerState, type TriggerStatement } from './trigger';
+import { eventCount, type DeferredUsage, type UsageItem } from './usage';
+
+/** Input of `closePeriod`. */
+export interface CloseInput {
+  contractId: string;
+  /** Terms version in force in the period. */
+  terms: Terms;
+  periodIndex: number;
+  /** Tier in force at the close. */
+  tier: string;
+  /**
+   * Every grant of the contract with its remaining credits at the period's start (as
+   * the previous close left them). Grants not valid in the period pass through unchanged.
+   */
+  grants: readonly GrantBalance[];
+  /** The period's own admitted usage; items may be sums of several events. */
+  admitted: readonly (UsageItem & { late?: boolean })[];
+  /** The period's own deferred usage, in original order. */
+  deferred: readonly DeferredUsage[];
+  /** Usage carried in from the previous period: what admission consumed at the period's start and what it deferred again. */
+  carriedIn?: { admitted: readonly DeferredUsage[]; deferred: readonly DeferredUsage[] };
+  /** Renegotiation streak left by the previous close. */
+  trigger: TriggerState;
+  /** Overage of earlier periods not yet billed (quarterly or annual true-up). */
+  accruedOverage: readonly AccruedOverage[];
+  /** Whether this is the contract's last close: the end of the term or a termination. */
+  final: boolean;
+  /** Tier changes during the period, for the `tier_upgraded` alerts. */
+  tierChanges?: readonly { from: string; to: string }[];
+  /** Terms version and tier of the next period, when they differ from this one's (an amendment or a downgrade). */
+  next?: { terms?: Terms; tier?: string };
+}
+
+/** Statement of one closed period; the simulator prints these fields. */
+export interface PeriodStatement {
+  index: number;
+  start: string;
+  end: string;
+  tier: string;
+  demandCredits: string;
+  carriedInCredits: string;
+  consumedCredits: string;
+  deferredCredits: string;
+  overageCredits: string;
+  rolledOverCredits: string;
+  forfeitedCredits: string;
+  expiredCredits: string;
+  /** Credits of admitted events that arrived after their own period had closed. */
+  lateCredits: string;
+  charges: PeriodChargesJson;
+  trigger: TriggerStatement;
+  alerts: { kind: string; key: string }[];
+  /** Whether the close was the contract's last; its deferred credits are never billed. */
+  final: boolean;
+}
+
+/** Result of `closePeriod`; computing it twice from the same input gives a deep-equal result. */
+export interface CloseResult {
+  statement: PeriodStatement;
+  /** Ledger movements recorded by the close, in order. */
+  movements: LedgerMovement[];
+  /** Every grant of the contract after the close, new grants last. */
+  grants: GrantBalance[];
+  /** Grants the close issued or grew: the rollover grant, the next commit grant, a grown commit grant. */
+  newGrants: Grant[];
+  invoices: InvoiceDraft[];
+  trigger: TriggerState;
+  /** Overage still waiting for a true-up after this close. */
+  accruedOverage: AccruedOverage[];
+  alerts: AlertToRaise[];
+  /** Usage deferred to the next period, in original order: carried-in usage deferred again, then the period's own. */
+  deferredOut: DeferredUsage[];
+}
+
+const SUBJECT = 'Invalid close input';
+
+function sumDeferred(items: readonly DeferredUsage[]): Decimal {
+  let total = new Exact(0);
+  for (const item of items) total = total.plus(new Exact(item.credits).times(eventCount(item)));
+  return total;
+}
+
+function validateCloseInput(input: CloseInput, start: number, end: number): void {
+  const issues: ValidationIssue[] = [];
+  const checkCredits = (path: string, value: string) => {
+    if (!DECIMAL_PATTERN.test(value) || value.startsWith('-')) {
+      issues.push({ path, rule: 'decimal', message: `must be a decimal string >= 0, got "${value}"` });
+    }
+  };
+  input.admitted.forEach((item, index) => {
+    checkCredits(`admitted[${index}].credits`, item.credits);
+    const instant = Date.parse(item.consumedAt);
+    if (Number.isNaN(instant) || instant < start || instant >= end) {
+      issues.push({
+        path: `admitted[${index}].consumedAt`,
+        rule: 'within_period',
+        message: `must be an instant inside period ${input.periodIndex}, got "${item.consumedAt}"`,
+      });
+    }
+  });
+  const checkDeferred = (path: string, items: readonly DeferredUsage[]) =>
+    items.forEach((item, index) => {
+      checkCredits(`${path}[${index}].credits`, item.credits);
+      const count = eventCount(item);
+      if (!Number.isInteger(count) || count < 1) {
+        issues.push({ path: `${path}[${index}].count`, rule: 'minimum', message: `must be an integer >= 1, got ${count}` });
+      }
+    });
+  checkDeferred('deferred', input.deferred);
+  checkDeferred('carriedIn.admitted', input.carriedIn?.admitted ?? []);
+  checkDeferred('carriedIn.deferred', input.carriedIn?.deferred ?? []);
+  input.grants.forEach((balance, index) => checkCredits(`grants[${index}].remaining`, balance.remaining));
+  if (issues.length > 0) throw new DomainInputError(SUBJECT, issues);
+}
+
+/** Burns the demand as if no cap applied, for the `spendCap` basis of the trigger. */
+function uncappedTotal(terms: Terms, tier: Tier, grants: readonly BurnableGrant[], boundaries: number[], input: CloseInput, start: number, end: number): Decimal {
+  if (tier.spendCap === undefined || terms.renegotiation?.basis !== 'spendCap') return new Exact(0);
+  const usage = boundaries.map(() => new Exact(0));
+  const add = (instant: number, credits: Decimal) => {
+    const clamped = Math.min(Math.max(instant, start), end - 1);
+    const segment = segmentIndexAt(boundaries, clamped);
+    usage[segment] = (usage[segment] as Decimal).plus(credits);
+  };
+  for (const item of input.admitted) add(Date.parse(item.consumedAt), new Exact(item.credits));
+  for (const item of input.deferred) add(Date.parse(item.occurredAt), new Exact(item.credits).times(eventCount(item)));
+  const overage = burnSegments(grants, boundaries, usage).overage;
+  return periodCharges(terms, tier, overage).total;
+}
+
+/**
+ * Closes a period, in this order: (1) burns its usage, carried-in usage first at the
+ * period's start, then segment by segment; (2) expires what is left of non-commit
+ * grants whose expiry falls in `(start, end]` (on the final close, every non-commit
+ * grant's remainder); (3) splits the unused commit credits into a rollover grant and a
+ * forfeit (all forfeited on the final close or without a rollover block); (4) computes
+ * the charges and the period invoice, with the accrued overage on a true-up; (5) updates
+ * the renegotiation streak; (6) raises the period's alerts; (7) records the next
+ * period's commit grant unless it exists. The function is pure: the same input gives a
+ * deep-equal result, so a retried close changes nothing.
+ */
+export function closePeriod(input: CloseInput): CloseResult {
+  const { terms, periodIndex, contractId } = input;
+  const bounds = periodBounds(terms, periodIndex);
+  const start = bounds.start.getTime();
+  const end = bounds.end.getTime();
+  const startIso = bounds.start.toISOString();
+  const endIso = bounds.end.toISOString();
+  const tier = tierByName(terms, input.tier);
+  validateCloseInput(input, start, end);
+
+  const movements: LedgerMovement[] = [];
+  const newGrants: Grant[] = [];
+  const balances: { grant: Grant; remaining: Decimal }[] = input.grants.map((balance) => ({
+    grant: balance.grant,
+    remaining: new Exact(balance.remaining),
+  }));
+
+  // The commit grant of the period holds the commit of the tier in force at the close;
+  // an upgrade during the period grows it from the period's start.
+  const commitId = `commit-${periodIndex}`;
+  let commitIndex = balances.findIndex((balance) => balance.grant.id === commitId);
+  if (commitIndex < 0) {
+    const grant = commitGrant(terms, periodIndex, tier.commitCredits);
+    balances.push({ grant, remaining: new Exact(grant.credits) });
+    movements.push(issueMovement(grant, periodIndex));
+    newGrants.push(grant);
+    commitIndex = balances.length - 1;
+  } else {
+    const current = balances[commitIndex] as { grant: Grant; remaining: Decimal };
+    const growth = new Exact(tier.commitCredits).minus(current.grant.credits);
+    if (growth.isNegative()) {
+      throw DomainInputError.of(
+        SUBJECT,
+        'tier',
+        'no_downgrade_in_period',
+        `tier "${tier.name}" commits ${tier.commitCredits} credits, less than the ${current.grant.credits} of grant ${commitId}; a lower tier can only start with the next period`,
+      );
+    }
+    if (growth.greaterThan(0)) {
+      const grant = { ...current.grant, credits: new Exact(tier.commitCredits).toFixed() };
+      balances[commitIndex] = { grant, remaining: current.remaining.plus(growth) };
+      movements.push({ grantId: commitId, kind: 'issue', credits: growth.toFixed(), at: startIso, periodIndex });
+      newGrants.push(grant);
+    }
+  }
+
+  // Step 1: burn.
+  const inPeriod = balances
+    .map((balance, index) => ({ balance, index }))
+    .filter(({ balance }) => Date.parse(balance.grant.validFrom) < end && Date.parse(balance.grant.expiresAt) > start);
+  const burnable: BurnableGrant[] = inPeriod.map(({ balance }) => ({ grant: balance.grant, remaining: balance.remaining }));
+  const boundaries = segmentBoundaries(start, end, burnable.map((item) => item.grant));
+  const usage = boundaries.map(() => new Exact(0));
+  const carriedInAdmitted = sumDeferred(input.carriedIn?.admitted ?? []);
+  const carriedInDeferred = sumDeferred(input.carriedIn?.deferred ?? []);
+  usage[0] = (usage[0] as Decimal).plus(carriedInAdmitted);
+  let ownAdmitted = new Exact(0);
+  let lateCredits = new Exact(0);
+  for (const item of input.admitted) {
+    const credits = new Exact(item.credits);
+    const segment = segmentIndexAt(boundaries, Date.parse(item.consumedAt));
+    usage[segment] = (usage[segment] as Decimal).plus(credits);
+    ownAdmitted = ownAdmitted.plus(credits);
+    if (item.late === true) lateCredits = lateCredits.plus(credits);
+  }
+  const burn = burnSegments(burnable, boundaries, usage);
+  for (const entry of burn.burns) {
+    const grant = (burnable[entry.grantIndex] as BurnableGrant).grant;
+    movements.push({
+      grantId: grant.id,
+      kind: 'burn',
+      credits: entry.credits.toFixed(),
+      at: new Date(boundaries[entry.segmentIndex] as number).toISOString(),
+      periodIndex,
+    });
+  }
+  inPeriod.forEach(({ index }, position) => {
+    (balances[index] as { remaining: Decimal }).remaining = burn.remaining[position] as Decimal;
+  });
+
+  // Step 2: expiry of non-commit grants.
+  let expired = new Exact(0);
+  const expiring = balances
+    .filter(({ grant, remaining }) => {
+      if (grant.kind === 'commit' || remaining.lessThanOrEqualTo(0)) return false;
+      const expiresAt = Date.parse(grant.expiresAt);
+      return input.final || (expiresAt > start && expiresAt <= end);
+    })
+    .sort((a, b) => Date.parse(a.grant.expiresAt) - Date.parse(b.grant.expiresAt) || (a.grant.id < b.grant.id ? -1 : 1));
+  for (const balance of expiring) {
+    const at = Date.parse(balance.grant.expiresAt) <= end ? balance.grant.expiresAt : endIso;
+    movements.push({ grantId: balance.grant.id, kind: 'expire', credits: balance.remaining.toFixed(), at, periodIndex });
+    expired = expired.plus(balance.remaining);
+    balance.remaining = new Exact(0);
+  }
+
+  // Step 3: rollover and forfeit of the unused commit credits.
+  const commitBalance = balances[commitIndex] as { grant: Grant; remaining: Decimal };
+  const unused = commitBalance.remaining;
+  const rollover = input.final ? undefined : terms.rollover;
+  const rolledOver = rollover === undefined ? new Exact(0) : unused.times(rollover.fraction);
+  const forfeited = unused.minus(rolledOver);
+  let issuedRollover: Grant | undefined;
+  if (rollover !== undefined && rolledOver.greaterThan(0)) {
+    issuedRollover = rolloverGrant(terms, periodIndex, rolledOver, rollover.expiresAfterDays);
+    movements.push({ grantId: commitId, kind: 'rollover', credits: rolledOver.toFixed(), at: endIso, periodIndex });
+  }
+  if (forfeited.greaterThan(0)) {
+    movements.push({ grantId: commitId, kind: 'forfeit', credits: forfeited.toFixed(), at: endIso, periodIndex });
+  }
+  commitBalance.remaining = new Exact(0);
+  if (issuedRollover !== undefined) {
+    balances.push({ grant: issuedRollover, remaining: rolledOver });
+    movements.push(issueMovement(issuedRollover, periodIndex));
+    newGrants.push(issuedRollover);
+  }
+
+  // Step 4: charges and invoice.
+  const charges = periodCharges(terms, tier, burn.overage);
+  const accrued = [...input.accruedOverage, accrueOverage(terms, tier, periodIndex, burn.overage)];
+  const trueUp = isTrueUpPeriod(terms, periodIndex, input.final);
+  const invoice = periodInvoice(terms, contractId, periodIndex, tier, trueUp ? accrued : []);
+
+  // Step 5: renegotiation trigger.
+  const ownDeferred = sumDeferred(input.deferred);
+  const demand = ownAdmitted.plus(ownDeferred);
+  const trigger = updateTrigger(terms, input.trigger, {
+    contractId,
+    periodIndex,
+    tier,
+    demandCredits: demand,
+    uncappedTotal: uncappedTotal(terms, tier, burnable, boundaries, input, start, end),
+    respondBy: localDateAfterDays(bounds.end, terms.renegotiation?.responseDays ?? 0, terms.timeZone),
+  });
+
+  // Step 6: alerts.
+  const deferredOut = [...(input.carriedIn?.deferred ?? []), ...input.deferred];
+  const deferredCredits = carriedInDeferred.plus(ownDeferred);
+  const consumed = ownAdmitted.plus(carriedInAdmitted);
+  const alerts: AlertToRaise[] = [];
+  for (const change of input.tierChanges ?? []) {
+    alerts.push(tierUpgradedAlert(terms, contractId, periodIndex, change.from, change.to));
+  }
+  if (deferredCredits.greaterThan(0)) alerts.push(throttledAlert(terms, contractId, periodIndex, tier, endIso));
+  for (const percent of usageThresholdsReached(terms, tier, consumed)) {
+    alerts.push(usageThresholdAlert(terms, contractId, periodIndex, tier, percent));
+  }
+  for (const percent of spendThresholdsReached(terms, tier, charges.total)) {
+    alerts.push(spendThresholdAlert(terms, contractId, periodIndex, tier, percent));
+  }
+  alerts.push(...trigger.alerts);
+  const noticeDays = terms.alerts?.expiryNoticeDays;
+  if (!input.final && noticeDays !== undefined) {
+    const horizon = end + noticeDays * 86_400_000;
+    for (const balance of balances) {
+      const expiresAt = Date.parse(balance.grant.expiresAt);
+      if (balance.grant.kind === 'commit' || balance.remaining.lessThanOrEqualTo(0)) continue;
+      if (expiresAt > end && expiresAt <= horizon) {
+        alerts.push(creditsExpiringAlert(terms, contractId, periodIndex, balance.grant, balance.remaining.toFixed()));
+      }
+    }
+  }
+  if (input.final && deferredCredits.greaterThan(0)) {
+    alerts.push(unbilledDeferredAlert(terms, contractId, periodIndex, deferredCredits.toFixed()));
+  }
+  const raised = mergeAlerts(alerts);
+
+  // Step 7: the next period's commit grant.
+  if (!input.final && periodIndex + 1 < terms.termMonths) {
+    const nextTerms = input.next?.terms ?? terms;
+    const nextTier = tierByName(nextTerms, input.next?.tier ?? tier.name);
+    const nextId = `commit-${periodIndex + 1}`;
+    if (!balances.some((balance) => balance.grant.id === nextId)) {
+      const grant = commitGrant(nextTerms, periodIndex + 1, nextTier.commitCredits);
+      balances.push({ grant, remaining: new Exact(grant.credits) });
+      movements.push(issueMovement(grant, periodIndex));
+      newGrants.push(grant);
+    }
+  }
+
+  const statement: PeriodStatement = {
+    index: periodIndex,
+    start: startIso,
+    end: endIso,
+    tier: tier.name,
+    demandCredits: demand.toFixed(),
+    carriedInCredits: carriedInAdmitted.plus(carriedInDeferred).toFixed(),
+    consumedCredits: consumed.toFixed(),
+    deferredCredits: deferredCredits.toFixed(),
+    overageCredits: burn.overage.toFixed(),
+    rolledOverCredits: rolledOver.toFixed(),
+    forfeitedCredits: forfeited.toFixed(),
+    expiredCredits: expired.toFixed(),
+    lateCredits: lateCredits.toFixed(),
+    charges: formatCharges(charges, terms.currency),
+    trigger: trigger.statement,
+    alerts: raised.map((alert) => ({ kind: alert.kind, key: alert.key })),
+    final: input.final,
+  };
+
+  return {
+    statement,
+    movements,
+    grants: balances.map((balance) => ({ grant: balance.grant, remaining: balance.remaining.toFixed() })),
+    newGrants,
+    invoices: [invoice],
+    trigger: trigger.state,
+    accruedOverage: trueUp ? [] : accrued,
+    alerts: raised,
+    deferredOut,
+  };
+}
