@@ -84,7 +84,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', ...durabilityFlags],
     onLog: (message) => {
       output.push(message);
-      if (/\b(FATAL|PANIC):/.test(message)) log.warn(`PostgreSQL: ${message.trim()}`);
+      // FATAL lines also come from clients, such as a login to a missing database, so only PANIC is passed on.
+      if (/\bPANIC:/.test(message)) log.warn(`PostgreSQL: ${message.trim()}`);
     },
     onError: (error) => log.warn(`PostgreSQL: ${error instanceof Error ? error.message : String(error)}`),
   });
