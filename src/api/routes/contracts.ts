@@ -1,0 +1,154 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { parseDraftTerms, parseTerms, reviewTerms, TermsValidationError, type DraftTerms } from '../../domain';
+import { createDraft, findContract, listContracts, listTermsVersions, replaceDraftTerms } from '../../db/contracts';
+import { signContract } from '../../db/signing';
+import { describeContract } from '../../db/contract-view';
+import type { ApiDeps } from '../app';
+import { allow, assertCustomerScope } from '../auth';
+import { startContractWorkflow } from '../contract-workflows';
+import { Problem, badRequest, conflict, notFound, parseRequestPart, unprocessable, type FieldError } from '../problem';
+
+const ContractIdParams = z.object({ id: z.string().uuid({ error: 'must be a contract id (a UUID)' }) });
+
+const DraftBody = z.strictObject({ terms: z.unknown() });
+
+const SignBody = z
+  .strictObject({
+    override: z
+      .strictObject({
+        reason: z.string({ error: 'must be a string' }).trim().min(10, { error: 'must explain the override in at least 10 characters' }),
+      })
+      .optional(),
+  })
+  .default({});
+
+const ListQuery = z.strictObject({
+  status: z.enum(['draft', 'signed', 'ended']).optional(),
+  customerId: z.string().min(1).max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  after: z.string().uuid().optional(),
+});
+
+function termsErrors(error: TermsValidationError): FieldError[] {
+  return error.issues.map((issue) => ({
+    path: issue.path ? `body.terms.${issue.path}`.replace('.[', '[') : 'body.terms',
+    rule: issue.rule,
+    message: issue.message,
+  }));
+}
+
+function parseDraft(terms: unknown): DraftTerms {
+  try {
+    return parseDraftTerms(terms);
+  } catch (error) {
+    if (error instanceof TermsValidationError) {
+      throw badRequest(`The terms are invalid: ${error.message}`, termsErrors(error));
+    }
+    throw error;
+  }
+}
+
+/** Routes under `/v1/contracts`: drafts, review, signing and reads. */
+export function contractsRouter(deps: ApiDeps): Router {
+  const router = Router();
+
+  router.post('/', allow('sales'), async (req, res) => {
+    const body = parseRequestPart(DraftBody, req.body, 'body');
+    const terms = parseDraft(body.terms);
+    const id = await createDraft(deps.db, terms, req.principal!.keyId);
+    deps.logger.info({ contractId: id, by: req.principal!.keyId }, 'draft contract created');
+    res.status(201).location(`/v1/contracts/${id}`).json(await describeContract(deps.db, id, deps.now()));
+  });
+
+  router.get('/', allow('sales', 'ops', 'account_manager', 'finance'), async (req, res) => {
+    const query = parseRequestPart(ListQuery, req.query, 'query');
+    const contracts = await listContracts(deps.db, query);
+    res.json({ contracts, next: contracts.length === query.limit ? contracts.at(-1)!.id : null });
+  });
+
+  router.get('/:id', allow('sales', 'ops', 'account_manager', 'finance', 'ingest'), async (req, res) => {
+    const { id } = parseRequestPart(ContractIdParams, req.params, 'path');
+    const contract = await findContract(deps.db, id);
+    if (!contract) throw notFound(`Contract ${id} was not found.`);
+    assertCustomerScope(req.principal, contract.customerId, id);
+    res.json(await describeContract(deps.db, id, deps.now()));
+  });
+
+  router.put('/:id/terms', allow('sales'), async (req, res) => {
+    const { id } = parseRequestPart(ContractIdParams, req.params, 'path');
+    const body = parseRequestPart(DraftBody, req.body, 'body');
+    const terms = parseDraft(body.terms);
+    const contract = await findContract(deps.db, id);
+    if (!contract) throw notFound(`Contract ${id} was not found.`);
+    if (!(await replaceDraftTerms(deps.db, id, terms, req.principal!.keyId))) {
+      throw conflict(`Contract ${id} is ${contract.status}; only a draft's terms can be edited. Amend a signed contract instead.`, 'not-a-draft');
+    }
+    res.json(await describeContract(deps.db, id, deps.now()));
+  });
+
+  router.get('/:id/review', allow('sales', 'ops', 'account_manager', 'finance'), async (req, res) => {
+    const { id } = parseRequestPart(ContractIdParams, req.params, 'path');
+    const versions = await listTermsVersions(deps.db, id);
+    const latest = versions.at(-1);
+    if (!latest) throw notFound(`Contract ${id} was not found.`);
+    res.json({ contractId: id, version: latest.version, ...reviewTerms(latest.terms) });
+  });
+
+  router.post('/:id/sign', allow('sales'), async (req, res) => {
+    const { id } = parseRequestPart(ContractIdParams, req.params, 'path');
+    const body = parseRequestPart(SignBody, req.body ?? {}, 'body');
+    const principal = req.principal!;
+    if (body.override && principal.role !== 'admin') {
+      throw new Problem(
+        403,
+        'forbidden',
+        'Forbidden',
+        'Only an approver (an admin key) may override red flags when signing.',
+      );
+    }
+
+    const contract = await findContract(deps.db, id);
+    if (!contract) throw notFound(`Contract ${id} was not found.`);
+    if (contract.status !== 'draft') {
+      throw conflict(`Contract ${id} is already ${contract.status}; a contract is signed once.`, 'already-signed');
+    }
+
+    const versions = await listTermsVersions(deps.db, id);
+    let terms;
+    try {
+      terms = parseTerms(versions[0]!.terms);
+    } catch (error) {
+      if (error instanceof TermsValidationError) {
+        throw unprocessable(`The terms cannot be signed: ${error.message}`, 'invalid-terms', termsErrors(error));
+      }
+      throw error;
+    }
+    const review = reviewTerms(terms);
+    if (review.redFlags.length > 0 && !body.override) {
+      throw unprocessable(
+        `The terms have ${review.redFlags.length} red flag(s): ${review.redFlags.map((f) => f.code).join(', ')}. An approver must sign with an override and a reason.`,
+        'red-flags',
+        review.redFlags.map((f) => ({ path: `terms.${f.field}`, rule: f.code, message: f.message })),
+        { redFlags: review.redFlags, warnings: review.warnings },
+      );
+    }
+
+    const signed = await signContract(deps.db, {
+      contractId: id,
+      terms,
+      by: principal.keyId,
+      at: deps.now(),
+      override: body.override
+        ? { by: principal.keyId, reason: body.override.reason, redFlags: review.redFlags.map((f) => f.code) }
+        : undefined,
+    });
+    if (!signed) throw conflict(`Contract ${id} is already signed; a contract is signed once.`, 'already-signed');
+
+    await startContractWorkflow(deps.temporal, deps.config.taskQueue, id);
+    deps.logger.info({ contractId: id, by: principal.keyId }, 'contract signed and its workflow started');
+    res.json(await describeContract(deps.db, id, deps.now()));
+  });
+
+  return router;
+}

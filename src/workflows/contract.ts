@@ -1,0 +1,211 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  currentUpdateInfo,
+  proxyActivities,
+  setHandler,
+} from '@temporalio/workflow';
+import type { ContractActivities, Schedule } from '../activities/contract-activities';
+import {
+  alertsRaisedSignal,
+  amendUpdate,
+  changeTierUpdate,
+  grantCreditsUpdate,
+  lifecycleQuery,
+  terminateUpdate,
+  type ContractWorkflowInput,
+  type LifecycleState,
+} from './messages';
+
+// Database work is short; a long outage is ridden out by retries, never by failing the close.
+const activities = proxyActivities<ContractActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+});
+
+// Email delivery retries on its own schedule while SMTP is down; an undelivered alert stays pending.
+const delivery = proxyActivities<Pick<ContractActivities, 'deliverAlerts'>>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
+});
+
+export const TIER_CHANGE_REJECTED = 'TierChangeRejected';
+
+/**
+ * Runs one signed contract: waits for each period's close time (its end plus the close
+ * delay), closes it through activities, and continues as new with the next period, so
+ * each run's history holds one close. After downtime every elapsed close runs in order,
+ * one run each. Operations (tier changes, amendments, grants, termination) are updates,
+ * serialized with the close by one lock, and each is recorded in the audit log.
+ */
+export async function contractWorkflow(input: ContractWorkflowInput): Promise<LifecycleState> {
+  const { contractId, periodIndex } = input;
+  // Handlers are set before the first await, so operations sent at once are not refused.
+  let schedule: Schedule | undefined;
+  let closesCompleted = 0;
+  let scheduleStale = false;
+  let busy = false;
+  // Alerts live in PostgreSQL as pending until sent; this flag only says a delivery is due.
+  let deliveryDue = input.deliveryDue ?? false;
+
+  const state = (): LifecycleState => ({
+    contractId,
+    status: schedule?.ended ? 'completed' : 'running',
+    periodIndex,
+    closeDueAt: schedule?.closeDueAt ?? null,
+    currentTier: schedule?.currentTier ?? null,
+    tiers: schedule?.tiers ?? [],
+    finalPeriodIndex: schedule?.finalPeriodIndex ?? null,
+    closesCompleted,
+  });
+
+  // One operation at a time, the close included: each reads and writes the business record.
+  async function exclusive<T>(work: () => Promise<T>): Promise<T> {
+    await condition(() => !busy);
+    busy = true;
+    try {
+      return await work();
+    } finally {
+      busy = false;
+    }
+  }
+
+  // An operation an activity rejected fails the update with the activity's own reason,
+  // not the activity wrapper, so the caller reads why.
+  async function operation<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await exclusive(work);
+    } catch (error) {
+      if (error instanceof ActivityFailure && error.cause instanceof ApplicationFailure) throw error.cause;
+      throw error;
+    }
+  }
+
+  function operationKey(): string {
+    return currentUpdateInfo()?.id ?? `${contractId}:${Date.now()}`;
+  }
+
+  setHandler(lifecycleQuery, state);
+
+  setHandler(alertsRaisedSignal, (signal) => {
+    if (signal.alertKeys.length > 0) deliveryDue = true;
+    if (signal.tier !== undefined) scheduleStale = true;
+  });
+
+  async function deliverPendingAlerts(): Promise<void> {
+    deliveryDue = false;
+    await delivery.deliverAlerts({ contractId, now: new Date().toISOString() });
+  }
+
+  setHandler(
+    changeTierUpdate,
+    (request) =>
+      operation(async () => {
+        const result = await activities.changeTier({
+          contractId,
+          request,
+          now: new Date().toISOString(),
+          operationKey: operationKey(),
+        });
+        scheduleStale = true;
+        return result;
+      }),
+    {
+      validator: (request) => {
+        if (!request.by || !request.reason) {
+          throw ApplicationFailure.nonRetryable(
+            'A tier change needs who asks for it (by) and why (reason).',
+            TIER_CHANGE_REJECTED,
+            { contractId, field: request.by ? 'reason' : 'by' },
+          );
+        }
+        // Before the first schedule is loaded the activity alone validates the request.
+        if (schedule === undefined) return;
+        if (!schedule.tiers.includes(request.tier)) {
+          throw ApplicationFailure.nonRetryable(
+            `Tier "${request.tier}" is not one of this contract's tiers (${schedule.tiers.join(', ')}).`,
+            TIER_CHANGE_REJECTED,
+            { contractId, field: 'tier' },
+          );
+        }
+        if (request.tier === schedule.currentTier) {
+          throw ApplicationFailure.nonRetryable(
+            `The contract is already on tier "${request.tier}".`,
+            TIER_CHANGE_REJECTED,
+            { contractId, field: 'tier' },
+          );
+        }
+      },
+    },
+  );
+
+  setHandler(amendUpdate, (request) =>
+    operation(async () => {
+      const result = await activities.amendTerms({
+        contractId,
+        request,
+        now: new Date().toISOString(),
+        operationKey: operationKey(),
+      });
+      scheduleStale = true;
+      return result;
+    }),
+  );
+
+  setHandler(grantCreditsUpdate, (request) =>
+    operation(() =>
+      activities.grantCredits({ contractId, request, now: new Date().toISOString(), operationKey: operationKey() }),
+    ),
+  );
+
+  setHandler(terminateUpdate, (request) =>
+    operation(async () => {
+      const result = await activities.terminate({
+        contractId,
+        request,
+        now: new Date().toISOString(),
+        operationKey: operationKey(),
+      });
+      scheduleStale = true;
+      return result;
+    }),
+  );
+
+  schedule = await exclusive(() => activities.loadSchedule({ contractId, periodIndex }));
+  if (schedule.ended) return state();
+
+  // Wait for the close, delivering alerts that ingestion raises meanwhile.
+  for (;;) {
+    const waitMs = Date.parse(schedule.closeDueAt) - Date.now();
+    if (waitMs <= 0) break;
+    await condition(() => deliveryDue || scheduleStale, waitMs);
+
+    if (deliveryDue) await deliverPendingAlerts();
+    if (scheduleStale) {
+      scheduleStale = false;
+      schedule = await exclusive(() => activities.loadSchedule({ contractId, periodIndex }));
+    }
+  }
+
+  await exclusive(async () => {
+    const closedAt = new Date().toISOString();
+    await activities.closePeriod({ contractId, periodIndex, closedAt });
+    await activities.issueInvoices({ contractId, periodIndex });
+    await activities.raiseAlerts({ contractId, periodIndex });
+  });
+  closesCompleted += 1;
+  await deliverPendingAlerts();
+
+  schedule = await activities.loadSchedule({ contractId, periodIndex });
+  await condition(allHandlersFinished);
+
+  if (schedule.finalPeriodIndex === periodIndex) {
+    await activities.completeContract({ contractId, endedAt: new Date().toISOString() });
+    return { ...state(), status: 'completed' };
+  }
+
+  return continueAsNew<typeof contractWorkflow>({ contractId, periodIndex: periodIndex + 1, deliveryDue });
+}
