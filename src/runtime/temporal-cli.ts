@@ -16,8 +16,8 @@ export function cachedTemporalCliPath(): string {
 /**
  * Finds the `temporal` CLI: on PATH, else in the cache, else builds the pinned version into the
  * cache with `go install` (a few minutes on first run, seconds afterwards because Go keeps its
- * module and build caches). Returns undefined when no binary can be had, which tells the
- * caller to use the SDK's own download.
+ * module and build caches). Returns undefined when Go is missing or the build fails, so that
+ * the caller falls back to the SDK's own download.
  */
 export async function ensureTemporalCli(log: RuntimeLog): Promise<string | undefined> {
   const onPath = findOnPath('temporal');
