@@ -168,8 +168,11 @@ export function openPeriodAdmission(input: OpenPeriodAdmissionInput): PeriodAdmi
   const commit = commitGrant(terms, periodIndex, tier.commitCredits);
 
   const valid = input.grants.filter((balance) => balance.grant.id !== commitId && isValidInPeriod(balance.grant, start, end));
+  const issuedByPreviousClose = (grant: Grant) => grant.kind === 'rollover' && grant.periodIndex === periodIndex - 1;
   const counted = valid.filter(
-    (balance) => balance.grant.kind !== 'commit' && (input.previousPeriodClosed || Date.parse(balance.grant.validFrom) >= start),
+    (balance) =>
+      balance.grant.kind !== 'commit' &&
+      (input.previousPeriodClosed || (Date.parse(balance.grant.validFrom) >= start && !issuedByPreviousClose(balance.grant))),
   );
 
   const boundaryGrants: Pick<Grant, 'validFrom' | 'expiresAt'>[] = valid.map((balance) => balance.grant);

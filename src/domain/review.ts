@@ -1,6 +1,7 @@
 import Decimal from 'decimal.js';
 import { periodCharges } from './charges';
 import { Exact } from './decimal';
+import { formatMoney } from './money';
 import { overageMultiplierOf, tierByName, trueUpOf } from './terms';
 import type { DraftTerms } from './terms-schema';
 
@@ -117,20 +118,20 @@ export function reviewTerms(terms: DraftTerms): ReviewResult {
       warnings.push({
         code: 'SPEND_CAP_OUTSIDE_GUIDANCE',
         field: `tiers[${tierIndex}].spendCap`,
-        message: `Tier "${tier.name}" has no spend cap; guidance is 150-200% of the projected monthly charges of ${projected.toFixed()}.`,
+        message: `Tier "${tier.name}" has no spend cap; guidance is 150-200% of the projected monthly charges of ${formatMoney(projected, terms.currency)}.`,
       });
     } else if (!projected.isZero() && outside(new Exact(tier.spendCap).times(100).dividedBy(projected), REVIEW_GUIDANCE.spendCapPercentOfProjectedCharges)) {
       warnings.push({
         code: 'SPEND_CAP_OUTSIDE_GUIDANCE',
         field: `tiers[${tierIndex}].spendCap`,
-        message: `The spend cap of ${tier.spendCap} is ${percent(new Exact(tier.spendCap), projected)}% of the projected monthly charges of ${projected.toFixed()}; guidance is 150-200%.`,
+        message: `The spend cap of ${tier.spendCap} is ${percent(new Exact(tier.spendCap), projected)}% of the projected monthly charges of ${formatMoney(projected, terms.currency)}; guidance is 150-200%.`,
       });
     }
     if (!projected.isZero() && outside(new Exact(tier.platformFee).times(100).dividedBy(projected), REVIEW_GUIDANCE.platformFeePercentOfProjectedTotal)) {
       warnings.push({
         code: 'PLATFORM_FEE_OUTSIDE_GUIDANCE',
         field: `tiers[${tierIndex}].platformFee`,
-        message: `The platform fee of ${tier.platformFee} is ${percent(new Exact(tier.platformFee), projected)}% of the projected monthly charges of ${projected.toFixed()}; guidance is 30-40%.`,
+        message: `The platform fee of ${tier.platformFee} is ${percent(new Exact(tier.platformFee), projected)}% of the projected monthly charges of ${formatMoney(projected, terms.currency)}; guidance is 30-40%.`,
       });
     }
   }
