@@ -19,3 +19,4 @@ export * from './invoices';
 export * from './close';
 export * from './review';
 export * from './simulate';
+export * from './entitlement';
