@@ -128,6 +128,27 @@ describe('alert delivery', () => {
     assert.deepEqual(server.messages[0]?.envelopeTo, ['dana@vendor.example']);
   });
 
+  test('rejected recipient noted on sent alert', async () => {
+    const server = await createTestSmtpServer({ rejectRecipients: ['ap@acme.example'] });
+    cleanups.push(() => server.stop());
+    await server.listen();
+    const { logger, lines } = captureLogger();
+    const terms = referenceTerms();
+    const contractId = await createDraft(db, terms, 'test');
+    const alert = usageThresholdAlert(terms, contractId, 2, tierByName(terms, 'growth'), '80');
+    await storeAlerts(db, contractId, [alert]);
+
+    const report = await deliverPendingAlerts({ db, mailer: smtpMailer(server), logger, publicUrl: PUBLIC_URL }, contractId, NOW);
+    assert.deepEqual(report.sent, [alert.key]);
+    assert.deepEqual(server.messages[0]?.envelopeTo, ['dana@vendor.example']);
+    const row = (await storedByKey(contractId)).get(alert.key);
+    assert.equal(row?.status, 'sent');
+    assert.equal(row?.lastError, 'The SMTP server rejected these recipients: ap@acme.example.');
+    const warning = lines.find((line) => line.msg === 'alert email sent, but some recipients were rejected');
+    assert.deepEqual(warning?.rejected, ['ap@acme.example']);
+    assert.equal(warning?.contractId, contractId);
+  });
+
   test('SMTP outage then recovery', async () => {
     const server = await smtpServer();
     const { logger, lines } = captureLogger();

@@ -48,9 +48,9 @@ export interface TestSmtpServer {
   readonly port: number;
   readonly url: string;
   readonly messages: ReceivedMessage[];
-  /** Starts listening on `port`; resolves once connections are accepted. */
+  /** Starts listening on `port` and resolves once connections are accepted. */
   listen(): Promise<void>;
-  /** Stops listening; resolves once the port is closed. */
+  /** Stops listening and resolves once the port is closed. */
   stop(): Promise<void>;
   /** Returns how many received messages carry each Message-ID. */
   countByMessageId(): Map<string, number>;
@@ -68,11 +68,22 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+export interface TestSmtpOptions {
+  /** Recipients the server rejects with 550 at RCPT TO. */
+  rejectRecipients?: string[];
+  /**
+   * Requires AUTH and rejects every login with this reply, where `{password}` is
+   * replaced by the password the client sent, like a server that echoes its input.
+   */
+  rejectLoginWith?: string;
+}
+
 /**
- * Creates a test SMTP server: plain text (no TLS, no STARTTLS), no authentication,
- * listening only on 127.0.0.1. It does not listen until `listen()` is called.
+ * Creates a test SMTP server: plain text (no TLS, no STARTTLS), no authentication unless
+ * `rejectLoginWith` is set, listening only on 127.0.0.1. It does not listen until
+ * `listen()` is called.
  */
-export async function createTestSmtpServer(): Promise<TestSmtpServer> {
+export async function createTestSmtpServer(options: TestSmtpOptions = {}): Promise<TestSmtpServer> {
   const port = await freePort();
   const messages: ReceivedMessage[] = [];
   let server: SMTPServer | undefined;
@@ -80,11 +91,23 @@ export async function createTestSmtpServer(): Promise<TestSmtpServer> {
   const build = () =>
     new SMTPServer({
       secure: false,
-      authOptional: true,
+      authOptional: options.rejectLoginWith === undefined,
       allowInsecureAuth: true,
-      disabledCommands: ['AUTH', 'STARTTLS'],
+      disabledCommands: options.rejectLoginWith === undefined ? ['AUTH', 'STARTTLS'] : ['STARTTLS'],
       logger: false,
       closeTimeout: 1000,
+      onAuth(auth, _session, callback) {
+        const reply = (options.rejectLoginWith ?? 'Authentication rejected').replace('{password}', auth.password ?? '');
+        callback(new Error(reply));
+      },
+      onRcptTo(address, _session, callback) {
+        if (options.rejectRecipients?.includes(address.address)) {
+          const error = Object.assign(new Error(`Mailbox ${address.address} does not exist`), { responseCode: 550 });
+          callback(error);
+          return;
+        }
+        callback();
+      },
       onData(stream, session, callback) {
         const envelopeTo = session.envelope.rcptTo.map((recipient) => recipient.address);
         simpleParser(stream)
