@@ -7,6 +7,7 @@ import { authenticate } from './auth';
 import { notFoundHandler, problemHandler } from './problem';
 import { healthRouter } from './routes/health';
 import { contractsRouter } from './routes/contracts';
+import { usageRouter } from './routes/usage';
 
 /** What the API needs from the outside; tests pass their own. */
 export interface ApiDeps {
@@ -27,6 +28,7 @@ export function createApp(deps: ApiDeps): Express {
 
   app.use('/v1/health', healthRouter(deps));
   app.use('/v1', authenticate(deps.db));
+  app.use('/v1', usageRouter(deps));
   app.use('/v1/contracts', contractsRouter(deps));
 
   app.use(notFoundHandler);
