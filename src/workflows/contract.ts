@@ -26,11 +26,14 @@ const activities = proxyActivities<ContractActivities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 });
 
-// Email delivery retries on its own schedule while SMTP is down; an undelivered alert stays pending.
+// Email delivery retries for about half an hour; if SMTP is still down (or rejects the
+// message), the workflow tries again an hour later, so an outage never blocks a close.
 const delivery = proxyActivities<Pick<ContractActivities, 'deliverAlerts'>>({
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: 8 },
 });
+
+const REDELIVERY_DELAY_MS = 60 * 60 * 1000;
 
 export const TIER_CHANGE_REJECTED = 'TierChangeRejected';
 
@@ -95,9 +98,18 @@ export async function contractWorkflow(input: ContractWorkflowInput): Promise<Li
     if (signal.tier !== undefined) scheduleStale = true;
   });
 
+  let redeliverAt: number | undefined;
+
+  // Alerts that fail stay pending in PostgreSQL; a later attempt sends them.
   async function deliverPendingAlerts(): Promise<void> {
     deliveryDue = false;
-    await delivery.deliverAlerts({ contractId, now: new Date().toISOString() });
+    redeliverAt = undefined;
+    try {
+      await delivery.deliverAlerts({ contractId, now: new Date().toISOString() });
+    } catch (error) {
+      if (!(error instanceof ActivityFailure)) throw error;
+      redeliverAt = Date.now() + REDELIVERY_DELAY_MS;
+    }
   }
 
   setHandler(
@@ -179,11 +191,12 @@ export async function contractWorkflow(input: ContractWorkflowInput): Promise<Li
 
   // Wait for the close, delivering alerts that ingestion raises meanwhile.
   for (;;) {
-    const waitMs = Date.parse(schedule.closeDueAt) - Date.now();
-    if (waitMs <= 0) break;
-    await condition(() => deliveryDue || scheduleStale, waitMs);
+    const closeDue = Date.parse(schedule.closeDueAt);
+    if (closeDue <= Date.now()) break;
+    const wakeAt = redeliverAt === undefined ? closeDue : Math.min(closeDue, redeliverAt);
+    await condition(() => deliveryDue || scheduleStale, Math.max(1, wakeAt - Date.now()));
 
-    if (deliveryDue) await deliverPendingAlerts();
+    if (deliveryDue || (redeliverAt !== undefined && Date.now() >= redeliverAt)) await deliverPendingAlerts();
     if (scheduleStale) {
       scheduleStale = false;
       schedule = await exclusive(() => activities.loadSchedule({ contractId, periodIndex }));
@@ -207,5 +220,9 @@ export async function contractWorkflow(input: ContractWorkflowInput): Promise<Li
     return { ...state(), status: 'completed' };
   }
 
-  return continueAsNew<typeof contractWorkflow>({ contractId, periodIndex: periodIndex + 1, deliveryDue });
+  return continueAsNew<typeof contractWorkflow>({
+    contractId,
+    periodIndex: periodIndex + 1,
+    deliveryDue: deliveryDue || redeliverAt !== undefined,
+  });
 }
