@@ -12,6 +12,7 @@ import { migrateToLatest } from '../db/migrate';
 import { createMailer, type Mailer } from '../activities/mailer';
 import { startSignedContractWorkflows } from '../api/contract-workflows';
 import { createContractWorker } from '../worker';
+import { installTemporalLogger } from '../temporal-logger';
 
 /** Something started that must be stopped on shutdown, in reverse order of start. */
 export type Stopper = () => Promise<void>;
@@ -73,6 +74,7 @@ export async function runWorkerInBackground(
   mailer: Mailer,
   stack: Stack,
 ): Promise<Worker> {
+  installTemporalLogger(stack.logger);
   const connection = await NativeConnection.connect({ address });
   const worker = await createContractWorker({
     connection,
