@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { formatElapsed, type RuntimeLog } from './log';
-import { freePort, isProcessAlive, OutputTail, runCommand, stopChild, trackChild } from './process';
+import { canConnect, freePort, isProcessAlive, OutputTail, runCommand, stopChild, trackChild } from './process';
 import { EMBEDDED_POSTGRES_DATABASE } from './versions';
 
 /** Operating-system user that runs PostgreSQL when this process runs as root. */
@@ -67,6 +67,12 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   }
   const password = readOrCreatePassword(path.join(dataDir, 'postgres.password'));
   const port = options.port ?? (await freePort());
+  if (options.port !== undefined && (await canConnect('127.0.0.1', port))) {
+    throw new Error(
+      `Cannot start the embedded PostgreSQL: port ${port} on 127.0.0.1 is already in use. ` +
+        `Stop the program that uses it, choose another port, or set DATABASE_URL to use a running server.`,
+    );
+  }
 
   const EmbeddedPostgresClass = await importEmbeddedPostgres();
   const output = new OutputTail(40);
@@ -105,6 +111,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     await fixOwnership(clusterDir);
   }
   removeStalePidFile(clusterDir, log);
+  output.clear();
 
   try {
     await server.start();

@@ -17,6 +17,11 @@ export class OutputTail {
     for (const line of parts) this.add(line);
   }
 
+  clear(): void {
+    this.lines.length = 0;
+    this.partial = '';
+  }
+
   text(): string {
     const all = this.partial ? [...this.lines, this.partial] : this.lines;
     return all.join('\n');

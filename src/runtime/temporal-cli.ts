@@ -64,7 +64,7 @@ async function buildTemporalCli(go: string, target: string, log: RuntimeLog): Pr
   const module = `${TEMPORAL_CLI_PACKAGE}@${TEMPORAL_CLI_VERSION}`;
   log.info(
     `Building Temporal CLI ${TEMPORAL_CLI_VERSION} with \`go install ${module}\` into ${finalDir}. ` +
-      `This happens once and takes a few minutes (about 3 minutes on a 2-core machine with empty ` +
+      `This happens once and takes a few minutes (3 to 6 minutes measured on a 2-core machine with empty ` +
       `Go caches); later runs reuse the binary.`,
   );
 

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import pg from 'pg';
 import { quietLog } from '../../src/runtime/log';
 import { startEmbeddedPostgres } from '../../src/runtime/postgres';
-import { isProcessAlive } from '../../src/runtime/process';
+import { freePort, isProcessAlive } from '../../src/runtime/process';
 import { testDatabase } from '../support/postgres';
 
 async function query(url: string, sql: string): Promise<pg.QueryResult> {
@@ -55,6 +56,17 @@ test('embedded postgres removes stale pid file', async () => {
     assert.equal(one.rows[0].one, 1);
   } finally {
     await server.stop();
+  }
+});
+
+test('embedded postgres rejects a port in use', async () => {
+  const port = await freePort();
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
+  try {
+    await assert.rejects(startEmbeddedPostgres({ dataDir, port, log: quietLog }), /port \d+ on 127\.0\.0\.1 is already in use/);
+  } finally {
+    blocker.close();
   }
 });
 
