@@ -6,7 +6,7 @@ import type { PeriodCloseState } from '../db/periods';
 import type { ActivityDeps } from './contract-activities';
 import { contractNotFound, finalPeriodOf } from './contract-activities';
 
-/** The activities of a period's close; each is idempotent by contract and period. */
+/** Creates the activities of a period's close; each is idempotent by contract and period. */
 export function createCloseActivities(deps: ActivityDeps) {
   const { db } = deps;
 

@@ -73,7 +73,7 @@ async function openPeriodOf(trx: Transaction<Database>, contract: ContractRow, n
   return { index, terms };
 }
 
-/** The activities behind ops' operations on a running contract; each writes an audit entry with who, when and why. */
+/** Creates the activities behind ops' operations on a running contract; each writes an audit entry with who, when and why. */
 export function createOperationActivities(deps: ActivityDeps) {
   const { db } = deps;
 

@@ -29,11 +29,11 @@ export interface CloseOutcome {
 }
 
 /**
- * Closes period `periodIndex` of a contract exactly once, in one transaction: loads the
- * period's usage and the grants' balances, runs the domain close, records its ledger
- * movements, new grants, statement and the invoices and alerts it calls for, and hands
- * the deferred usage to the next period's admission. A second call returns the stored
- * statement and changes nothing.
+ * Closes period `periodIndex` of a contract exactly once, in one transaction. It loads
+ * the period's usage and the grants' balances and runs the domain close. It records the
+ * ledger movements, new grants, the statement, and the invoices and alerts to issue, then
+ * hands the deferred usage to the next period's admission. A second call returns the
+ * stored statement and changes nothing.
  */
 export async function closeContractPeriod(
   db: Db,
@@ -149,9 +149,9 @@ async function closeStateOf(trx: Transaction<Database>, contractId: string, peri
 }
 
 /**
- * Sums the period's own admitted usage per segment between grant starts and expiries;
- * the burn depends only on those sums, so the close is exact without reading each event.
- * Late events are summed apart so the statement can show them.
+ * Sums the period's own admitted usage per segment between grant starts and expiries.
+ * The burn depends only on those sums, so the close is exact without reading each event.
+ * Late events are summed apart so that the statement can show them.
  */
 async function admittedUsage(
   trx: Transaction<Database>,

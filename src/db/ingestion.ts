@@ -38,7 +38,7 @@ export type EventAnswer =
 
 export interface IngestionOutcome {
   answers: EventAnswer[];
-  /** Alerts admission stored as pending; the workflow is told to deliver them. */
+  /** Keys of the alerts admission stored as pending, for the signal that asks the workflow to deliver them. */
   alertKeys: string[];
   tierChanges: { periodIndex: number; from: string; to: string }[];
 }
@@ -152,7 +152,7 @@ export async function ingestUsage(
   });
 }
 
-/** Judges each event's content and attribution; fills the answers of rejected and duplicate events. */
+/** Judges each event's content and attribution, and records the result of each rejected or duplicate event. */
 async function judgeEvents(
   trx: Transaction<Database>,
   contract: ContractRow,
@@ -232,8 +232,8 @@ async function judgeEvents(
       return;
     }
 
-    // An event belongs to its own period while that period is open; once it has closed,
-    // the event is late and belongs to the period open at arrival, consumed at arrival.
+    // An event belongs to its own period while that period is open. Once that period has
+    // closed, the event is late: it belongs to the period open at arrival and is consumed then.
     const ownIndex = periodIndexAt(first, occurredAt)!;
     const ownEnd = periodBounds(first, ownIndex).end.getTime();
     const ownOpen = arrivedAt.getTime() < ownEnd + input.closeDelayMs && !closedPeriods.has(ownIndex);

@@ -123,7 +123,7 @@ export async function grantBalances(
   return rows.map((row) => ({ grant: toGrant(row), remaining: normalizeDecimal(row.remaining) }));
 }
 
-/** Every grant of the contract with its current balance (after all recorded movements). */
+/** Returns every grant of the contract with its current balance, after all recorded movements. */
 export async function currentGrantBalances(db: Executor, contractId: string): Promise<GrantBalance[]> {
   return grantBalances(db, contractId, 2_147_483_647, new Date(0));
 }

@@ -26,8 +26,8 @@ const activities = proxyActivities<ContractActivities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 });
 
-// Email delivery retries for about half an hour; if SMTP is still down (or rejects the
-// message), the workflow tries again an hour later, so an outage never blocks a close.
+// Email delivery retries for about half an hour. If SMTP is still down or rejects the
+// message, the workflow tries again an hour later, so an outage never blocks a close.
 const delivery = proxyActivities<Pick<ContractActivities, 'deliverAlerts'>>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: 8 },
@@ -40,7 +40,7 @@ export const TIER_CHANGE_REJECTED = 'TierChangeRejected';
 /**
  * Runs one signed contract: waits for each period's close time (its end plus the close
  * delay), closes it through activities, and continues as new with the next period, so
- * each run's history holds one close. After downtime every elapsed close runs in order,
+ * each run's history contains one close. After downtime every elapsed close runs in order,
  * one run each. Operations (tier changes, amendments, grants, termination) are updates,
  * serialized with the close by one lock, and each is recorded in the audit log.
  */
@@ -51,7 +51,7 @@ export async function contractWorkflow(input: ContractWorkflowInput): Promise<Li
   let closesCompleted = 0;
   let scheduleStale = false;
   let busy = false;
-  // Alerts live in PostgreSQL as pending until sent; this flag only says a delivery is due.
+  // Alerts stay pending in PostgreSQL until sent, so this flag only marks that a delivery is due.
   let deliveryDue = input.deliveryDue ?? false;
 
   const state = (): LifecycleState => ({
