@@ -4,6 +4,7 @@ import path from 'node:path';
 import { formatElapsed, type RuntimeLog } from './log';
 import { canConnect, OutputTail, sleep, stopChild, trackChild } from './process';
 import { ensureTemporalCli } from './temporal-cli';
+import { GO_MIN_VERSION } from './versions';
 
 const DEFAULT_PORT = 7233;
 const STARTUP_TIMEOUT_MS = 60_000;
@@ -172,17 +173,26 @@ async function startWithSdkDownload(options: ResolvedOptions): Promise<DevServer
   const { log, port, uiPort } = options;
   const { TestWorkflowEnvironment } = await import('@temporalio/testing');
   log.info(`Starting the Temporal dev server through the SDK's download of the Temporal CLI`);
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: {
-      ip: '127.0.0.1',
-      port,
-      uiPort,
-      namespace: NAMESPACE,
-      dbFilename: options.dbFile,
-      log: { format: 'json', level: 'warn' },
-      extraArgs: options.extraArgs,
-    },
-  });
+  let env;
+  try {
+    env = await TestWorkflowEnvironment.createLocal({
+      server: {
+        ip: '127.0.0.1',
+        port,
+        uiPort,
+        namespace: NAMESPACE,
+        dbFilename: options.dbFile,
+        log: { format: 'json', level: 'warn' },
+        // The SDK core adds the same dynamic configuration as DYNAMIC_CONFIG itself.
+        extraArgs: options.extraArgs,
+      },
+    });
+  } catch (error) {
+    throw new Error(
+      `Failed to start the Temporal dev server through the SDK's download: ${(error as Error).message}. ` +
+        `Set TEMPORAL_ADDRESS to a running Temporal server, or install Go ${GO_MIN_VERSION}+ so the CLI can be built.`,
+    );
+  }
   const uiUrl = `http://127.0.0.1:${uiPort}`;
   log.info(`Temporal dev server listens on ${env.address}, UI at ${uiUrl} (data in ${options.dbFile})`);
   return {
