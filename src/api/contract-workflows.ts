@@ -1,8 +1,9 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Logger } from 'pino';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Db } from '../db/connection';
 import type { contractWorkflow } from '../workflows/contract';
-import { contractWorkflowId } from '../workflows/messages';
+import { contractWorkflowId, type LifecycleState } from '../workflows/messages';
 
 /**
  * Starts the contract's workflow at period 0. The workflow id is the contract's, and a
@@ -32,4 +33,22 @@ export async function startSignedContractWorkflows(db: Db, temporal: Client, tas
     if (await startContractWorkflow(temporal, taskQueue, id)) started.push(id);
   }
   return started;
+}
+
+/** How long a contract read waits for the workflow's lifecycle query before leaving it out. */
+export const LIFECYCLE_QUERY_TIMEOUT_MS = 2_000;
+
+/**
+ * Returns the contract workflow's `lifecycle` query result, or null when the workflow
+ * does not exist, has no worker to answer, or does not answer within
+ * `LIFECYCLE_QUERY_TIMEOUT_MS`: a contract read never fails for lack of it.
+ */
+export async function queryLifecycle(temporal: Client, contractId: string, logger: Logger): Promise<LifecycleState | null> {
+  try {
+    const handle = temporal.workflow.getHandle(contractWorkflowId(contractId));
+    return await temporal.withDeadline(Date.now() + LIFECYCLE_QUERY_TIMEOUT_MS, () => handle.query<LifecycleState>('lifecycle'));
+  } catch (error) {
+    logger.debug({ contractId, errorName: (error as Error)?.name, errorMessage: (error as Error)?.message }, 'lifecycle query failed');
+    return null;
+  }
 }

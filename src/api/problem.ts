@@ -75,7 +75,24 @@ export function parseRequestPart<T extends z.ZodType>(schema: T, value: unknown,
 }
 
 export const notFoundHandler: RequestHandler = (req, _res, next) => {
-  next(notFound(`No route matches ${req.method} ${req.path}.`));
+  next(notFound(`No route matches ${req.method} ${req.path}; see /v1/openapi.json for the routes.`));
+};
+
+/**
+ * Answers 415 for a request with a body that is not JSON (`application/json` or
+ * `application/*+json`), because every route reads JSON and would otherwise see no body.
+ */
+export const requireJsonBody: RequestHandler = (req, _res, next) => {
+  const hasBody = req.get('transfer-encoding') !== undefined || Number(req.get('content-length') ?? '0') > 0;
+  if (!hasBody || req.is(['application/json', 'application/*+json'])) {
+    next();
+    return;
+  }
+  next(
+    new Problem(415, 'unsupported-media-type', 'Unsupported media type', 'Send the request body as JSON with `Content-Type: application/json`.', [
+      { path: 'header.Content-Type', rule: 'json', message: 'must be application/json' },
+    ]),
+  );
 };
 
 /**
@@ -86,7 +103,10 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const problem = toProblem(err);
     if (problem.status >= 500) {
-      logger.error({ err, method: req.method, path: req.path }, 'request failed');
+      // The stack goes to debug only: error-level logs carry the error's name and message.
+      const error = err instanceof Error ? err : new Error(String(err));
+      logger.error({ errorName: error.name, errorMessage: error.message, method: req.method, route: res.locals.route ?? req.path }, 'request failed');
+      logger.debug({ stack: error.stack }, 'stack of the failed request');
     }
     res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem.toJSON(req.originalUrl)));
   };

@@ -1,36 +1,18 @@
 import { Router } from 'express';
-import { z } from 'zod';
 import { parseDraftTerms, parseTerms, reviewTerms, TermsValidationError, type DraftTerms } from '../../domain';
 import { createDraft, findContract, listContracts, listTermsVersions, replaceDraftTerms } from '../../db/contracts';
 import { signContract } from '../../db/signing';
 import { describeContract } from '../../db/contract-view';
 import type { ApiDeps } from '../app';
-import { allow, assertCustomerScope } from '../auth';
-import { startContractWorkflow } from '../contract-workflows';
+import { assertCustomerScope } from '../auth';
+import { ROUTES } from '../catalog';
+import { queryLifecycle, startContractWorkflow } from '../contract-workflows';
 import { Problem, badRequest, conflict, notFound, parseRequestPart, unprocessable, type FieldError } from '../problem';
+import { mount } from '../route-spec';
+import { ContractIdParams, ContractListQuery, DraftBody, SignBody } from '../schemas';
 
-const ContractIdParams = z.object({ id: z.string().uuid({ error: 'must be a contract id (a UUID)' }) });
-
-const DraftBody = z.strictObject({ terms: z.unknown() });
-
-const SignBody = z
-  .strictObject({
-    override: z
-      .strictObject({
-        reason: z.string({ error: 'must be a string' }).trim().min(10, { error: 'must explain the override in at least 10 characters' }),
-      })
-      .optional(),
-  })
-  .default({});
-
-const ListQuery = z.strictObject({
-  status: z.enum(['draft', 'signed', 'ended']).optional(),
-  customerId: z.string().min(1).max(200).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
-  after: z.string().uuid().optional(),
-});
-
-function termsErrors(error: TermsValidationError): FieldError[] {
+/** Converts the domain's terms issues to field errors under `body.terms`. */
+export function termsErrors(error: TermsValidationError): FieldError[] {
   return error.issues.map((issue) => ({
     path: issue.path ? `body.terms.${issue.path}`.replace('.[', '[') : 'body.terms',
     rule: issue.rule,
@@ -49,11 +31,11 @@ function parseDraft(terms: unknown): DraftTerms {
   }
 }
 
-/** Routes under `/v1/contracts`: drafts, review, signing and reads. */
+/** Contract routes under `/v1`: drafts, review, signing and reads. */
 export function contractsRouter(deps: ApiDeps): Router {
   const router = Router();
 
-  router.post('/', allow('sales'), async (req, res) => {
+  mount(router, ROUTES.createContract, deps, async (req, res) => {
     const body = parseRequestPart(DraftBody, req.body, 'body');
     const terms = parseDraft(body.terms);
     const id = await createDraft(deps.db, terms, req.principal!.keyId);
@@ -61,21 +43,25 @@ export function contractsRouter(deps: ApiDeps): Router {
     res.status(201).location(`/v1/contracts/${id}`).json(await describeContract(deps.db, id, deps.now()));
   });
 
-  router.get('/', allow('sales', 'ops', 'account_manager', 'finance'), async (req, res) => {
-    const query = parseRequestPart(ListQuery, req.query, 'query');
+  mount(router, ROUTES.listContracts, deps, async (req, res) => {
+    const query = parseRequestPart(ContractListQuery, req.query, 'query');
     const contracts = await listContracts(deps.db, query);
     res.json({ contracts, next: contracts.length === query.limit ? contracts.at(-1)!.id : null });
   });
 
-  router.get('/:id', allow('sales', 'ops', 'account_manager', 'finance', 'ingest'), async (req, res) => {
+  mount(router, ROUTES.getContract, deps, async (req, res) => {
     const { id } = parseRequestPart(ContractIdParams, req.params, 'path');
     const contract = await findContract(deps.db, id);
     if (!contract) throw notFound(`Contract ${id} was not found.`);
     assertCustomerScope(req.principal, contract.customerId, id);
-    res.json(await describeContract(deps.db, id, deps.now()));
+    const [view, lifecycle] = await Promise.all([
+      describeContract(deps.db, id, deps.now()),
+      contract.status === 'draft' ? null : queryLifecycle(deps.temporal, id, deps.logger),
+    ]);
+    res.json({ ...view, lifecycle });
   });
 
-  router.put('/:id/terms', allow('sales'), async (req, res) => {
+  mount(router, ROUTES.replaceTerms, deps, async (req, res) => {
     const { id } = parseRequestPart(ContractIdParams, req.params, 'path');
     const body = parseRequestPart(DraftBody, req.body, 'body');
     const terms = parseDraft(body.terms);
@@ -87,7 +73,7 @@ export function contractsRouter(deps: ApiDeps): Router {
     res.json(await describeContract(deps.db, id, deps.now()));
   });
 
-  router.get('/:id/review', allow('sales', 'ops', 'account_manager', 'finance'), async (req, res) => {
+  mount(router, ROUTES.reviewContract, deps, async (req, res) => {
     const { id } = parseRequestPart(ContractIdParams, req.params, 'path');
     const versions = await listTermsVersions(deps.db, id);
     const latest = versions.at(-1);
@@ -95,7 +81,7 @@ export function contractsRouter(deps: ApiDeps): Router {
     res.json({ contractId: id, version: latest.version, ...reviewTerms(latest.terms) });
   });
 
-  router.post('/:id/sign', allow('sales'), async (req, res) => {
+  mount(router, ROUTES.signContract, deps, async (req, res) => {
     const { id } = parseRequestPart(ContractIdParams, req.params, 'path');
     const body = parseRequestPart(SignBody, req.body ?? {}, 'body');
     const principal = req.principal!;

@@ -1,6 +1,8 @@
 import { Router } from 'express';
 import { sql } from 'kysely';
 import type { ApiDeps } from '../app';
+import { ROUTES } from '../catalog';
+import { mount } from '../route-spec';
 
 async function check(probe: () => Promise<unknown>): Promise<{ ok: boolean; error?: string }> {
   try {
@@ -14,7 +16,7 @@ async function check(probe: () => Promise<unknown>): Promise<{ ok: boolean; erro
 /** `GET /v1/health`: whether PostgreSQL and Temporal answer; 503 when either does not. No key needed. */
 export function healthRouter(deps: ApiDeps): Router {
   const router = Router();
-  router.get('/', async (_req, res) => {
+  mount(router, ROUTES.health, deps, async (_req, res) => {
     const [database, temporal] = await Promise.all([
       check(() => sql`select 1`.execute(deps.db)),
       check(() => deps.temporal.workflowService.getSystemInfo({})),

@@ -1,43 +1,15 @@
 import { Router } from 'express';
-import { z } from 'zod';
 import { entitlementOf, periodIndexAt, type PeriodAdmissionState } from '../../domain';
 import { findContract, listTermsVersions, lockContract, termsInForce } from '../../db/contracts';
 import { ContractNotAcceptingUsageError, ingestUsage, type EventAnswer, type IncomingEvent } from '../../db/ingestion';
 import { lockOrOpenPeriod } from '../../db/periods';
 import { contractWorkflowId, type AlertsRaisedSignal } from '../../workflows/messages';
 import type { ApiDeps } from '../app';
-import { allow, assertCustomerScope } from '../auth';
+import { assertCustomerScope } from '../auth';
+import { ROUTES } from '../catalog';
 import { conflict, fieldErrorsFromZod, notFound, parseRequestPart } from '../problem';
-
-export const MAX_BATCH_EVENTS = 1000;
-
-const PRINTABLE = /^[\x20-\x7e]+$/;
-
-/** One event as sent; judged on its own so that one bad event does not fail its batch. */
-export const UsageEventSchema = z.strictObject({
-  eventId: z
-    .string({ error: 'must be a string' })
-    .min(1, { error: 'must be 1 to 200 printable characters' })
-    .max(200, { error: 'must be 1 to 200 printable characters' })
-    .regex(PRINTABLE, { error: 'must be 1 to 200 printable characters' }),
-  meter: z.string({ error: 'must be a string' }).min(1).max(64),
-  quantity: z.union([
-    z.string({ error: 'must be a decimal string such as "100"' }).max(64),
-    z.number().finite().transform((n) => String(n)),
-  ]),
-  occurredAt: z.string({ error: 'must be an ISO 8601 instant with an offset' }).max(64),
-  properties: z.record(z.string(), z.unknown()).optional(),
-});
-
-const UsageBody = z.strictObject({
-  contractId: z.string().uuid({ error: 'must be a contract id (a UUID)' }),
-  events: z
-    .array(z.unknown(), { error: 'must be an array of events' })
-    .min(1, { error: 'must hold at least one event' })
-    .max(MAX_BATCH_EVENTS, { error: `must hold at most ${MAX_BATCH_EVENTS} events` }),
-});
-
-const ContractIdParams = z.object({ id: z.string().uuid({ error: 'must be a contract id (a UUID)' }) });
+import { mount } from '../route-spec';
+import { ContractIdParams, UsageBody, UsageEventSchema } from '../schemas';
 
 function summarize(answers: readonly EventAnswer[]) {
   const summary = { accepted: 0, deferred: 0, duplicate: 0, rejected: 0 };
@@ -49,7 +21,7 @@ function summarize(answers: readonly EventAnswer[]) {
 export function usageRouter(deps: ApiDeps): Router {
   const router = Router();
 
-  router.post('/usage', allow('ingest'), async (req, res) => {
+  mount(router, ROUTES.ingestUsage, deps, async (req, res) => {
     const body = parseRequestPart(UsageBody, req.body, 'body');
     const contract = await findContract(deps.db, body.contractId);
     if (!contract) throw notFound(`Contract ${body.contractId} was not found.`);
@@ -115,7 +87,7 @@ export function usageRouter(deps: ApiDeps): Router {
     res.json({ contractId: body.contractId, summary: summarize(answers), events: answers });
   });
 
-  router.get('/contracts/:id/entitlement', allow('ingest', 'ops', 'account_manager', 'finance', 'sales'), async (req, res) => {
+  mount(router, ROUTES.getEntitlement, deps, async (req, res) => {
     const { id } = parseRequestPart(ContractIdParams, req.params, 'path');
     const contract = await findContract(deps.db, id);
     if (!contract) throw notFound(`Contract ${id} was not found.`);

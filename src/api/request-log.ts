@@ -1,0 +1,28 @@
+import type { RequestHandler } from 'express';
+import type { Logger } from 'pino';
+
+/**
+ * Logs each request once it is answered, at info: method, route pattern, status,
+ * duration, API key id and the contract id when the request names one. The URL's query
+ * and every header stay out of the log, so no secret is logged.
+ */
+export function requestLog(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+      logger.info(
+        {
+          method: req.method,
+          route: (res.locals.route as string | undefined) ?? 'unmatched',
+          status: res.statusCode,
+          durationMs: Math.round(durationMs * 10) / 10,
+          keyId: req.principal?.keyId ?? null,
+          ...(res.locals.contractId ? { contractId: res.locals.contractId as string } : {}),
+        },
+        'request',
+      );
+    });
+    next();
+  };
+}
