@@ -313,8 +313,10 @@ class AdmissionRun {
   /** Own admitted usage of the window's segment not yet added exactly: credits string to event count. */
   private pending = new Map<string, number>();
   private pendingApproximate = 0;
+  private pendingCarried = new Map<string, number>();
   private pendingCredits = new Map<string, number>();
   private pendingDeferred = new Map<string, number>();
+  private pendingCarriedDeferred = new Map<string, number>();
   private lastConsumedAt = '';
   private lastSegment = 0;
 
@@ -378,30 +380,33 @@ class AdmissionRun {
     return this.grants.map((item) => (item.grant.id === commitId ? { grant: item.grant, remaining: new Exact(tier.commitCredits) } : item));
   }
 
-  /** Moves the pending sums into the exact per-segment credits. */
+  /** Sums and clears a map of credits string to event count, exactly. */
+  private drain(pending: Map<string, number>): Decimal {
+    let sum = new Exact(0);
+    for (const [text, count] of pending) sum = sum.plus(this.credit(text).exact.times(count));
+    pending.clear();
+    return sum;
+  }
+
+  /** Moves the pending sums into the exact totals. */
   flush(): void {
     if (this.window !== undefined && this.pending.size > 0) {
-      let sum = new Exact(0);
-      for (const [text, count] of this.pending) sum = sum.plus(this.credit(text).exact.times(count));
       const segment = this.window.segment;
-      this.segmentCredits[segment] = (this.segmentCredits[segment] as Decimal).plus(sum);
-      this.pending.clear();
-      this.pendingApproximate = 0;
+      this.segmentCredits[segment] = (this.segmentCredits[segment] as Decimal).plus(this.drain(this.pending));
     }
+    if (this.pendingCarried.size > 0) this.carriedIn = this.carriedIn.plus(this.drain(this.pendingCarried));
+    this.pendingApproximate = 0;
     if (this.pendingCredits.size > 0) {
-      let sum = new Exact(0);
-      for (const [text, count] of this.pendingCredits) sum = sum.plus(this.credit(text).exact.times(count));
+      const sum = this.drain(this.pendingCredits);
       this.admitted = this.admitted.plus(sum);
       this.demand = this.demand.plus(sum);
-      this.pendingCredits.clear();
     }
     if (this.pendingDeferred.size > 0) {
-      let sum = new Exact(0);
-      for (const [text, count] of this.pendingDeferred) sum = sum.plus(this.credit(text).exact.times(count));
+      const sum = this.drain(this.pendingDeferred);
       this.deferred = this.deferred.plus(sum);
       this.demand = this.demand.plus(sum);
-      this.pendingDeferred.clear();
     }
+    if (this.pendingCarriedDeferred.size > 0) this.deferred = this.deferred.plus(this.drain(this.pendingCarriedDeferred));
   }
 
   /** Computes the overage with extra credits added to a segment (or to the carried-in usage) under `tier`. */
@@ -525,30 +530,62 @@ class AdmissionRun {
   /** Judges carried-in usage at the period's start; returns how many of the item's events fit. */
   admitCarried(item: DeferredUsage, at: string): number {
     const count = eventCount(item);
+    if (!Number.isInteger(count) || count < 1) {
+      throw DomainInputError.of(SUBJECT, 'count', 'minimum', `must be an integer >= 1, got ${count}`);
+    }
     const value = this.credit(item.credits);
     if (this.throttled) {
-      this.deferredEvents += count;
-      this.deferred = this.deferred.plus(value.exact.times(count));
+      this.deferCarried(item.credits, count);
       return 0;
     }
-    this.flushWindow();
+    if (this.tier.spendCap === undefined) {
+      this.acceptCarried(item.credits, value, count);
+      return count;
+    }
+    let window = this.window;
+    if (window === undefined || window.segment !== 0) {
+      this.flushWindow();
+      window = this.openWindow(0);
+    }
+    if (window !== undefined && this.pendingApproximate + value.approximate * count <= window.roomEstimate) {
+      this.acceptCarried(item.credits, value, count);
+      return count;
+    }
+
     let admitted = 0;
     let remaining = count;
     while (remaining > 0) {
       const fitting = this.countThatFits(this.tier, 0, value.exact, remaining, true);
-      this.carriedIn = this.carriedIn.plus(value.exact.times(fitting));
-      if (!value.exact.isZero() && fitting > 0) this.lastUsedSegment = Math.max(this.lastUsedSegment, 0);
-      admitted += fitting;
-      remaining -= fitting;
+      if (fitting > 0) {
+        this.acceptCarried(item.credits, value, fitting);
+        this.flush();
+        admitted += fitting;
+        remaining -= fitting;
+        this.refreshRoom();
+      }
       if (remaining === 0) break;
       if (!this.upgradeFor(0, value.exact, true, at)) {
         this.throttle();
-        this.deferredEvents += remaining;
-        this.deferred = this.deferred.plus(value.exact.times(remaining));
+        this.deferCarried(item.credits, remaining);
         break;
       }
     }
     return admitted;
+  }
+
+  private acceptCarried(text: string, value: CreditValue, count: number): void {
+    if (this.window !== undefined && this.window.segment === 0) {
+      this.pendingCarried.set(text, (this.pendingCarried.get(text) ?? 0) + count);
+      this.pendingApproximate += value.approximate * count;
+    } else {
+      this.carriedIn = this.carriedIn.plus(value.exact.times(count));
+    }
+    if (!value.exact.isZero()) this.lastUsedSegment = Math.max(this.lastUsedSegment, 0);
+  }
+
+  private deferCarried(text: string, count: number): void {
+    this.pendingCarriedDeferred.set(text, (this.pendingCarriedDeferred.get(text) ?? 0) + count);
+    this.deferredEvents += count;
   }
 
   private acceptOwn(text: string, value: CreditValue, count: number, segment: number): void {
@@ -685,18 +722,11 @@ export function admitEvent(state: PeriodAdmissionState, terms: Terms, event: Adm
   };
 }
 
-function splitItem(item: DeferredUsage, admitted: number): { head?: DeferredUsage; tail?: DeferredUsage } {
-  const count = eventCount(item);
-  const withCount = (n: number): DeferredUsage => {
-    const copy: DeferredUsage = { ...item };
-    if (n === 1) delete copy.count;
-    else copy.count = n;
-    return copy;
-  };
-  return {
-    ...(admitted > 0 ? { head: withCount(admitted) } : {}),
-    ...(admitted < count ? { tail: withCount(count - admitted) } : {}),
-  };
+function withCount(item: DeferredUsage, count: number): DeferredUsage {
+  const copy: DeferredUsage = { ...item };
+  if (count === 1) delete copy.count;
+  else copy.count = count;
+  return copy;
 }
 
 /**
@@ -711,11 +741,25 @@ export function admitCarriedIn(state: PeriodAdmissionState, terms: Terms, items:
   const wasThrottled = state.throttled;
   const admitted: DeferredUsage[] = [];
   const deferred: DeferredUsage[] = [];
-  for (const item of items) {
+  let index = 0;
+  for (; index < items.length && !run.throttled; index++) {
+    const item = items[index] as DeferredUsage;
     const fitting = run.admitCarried(item, state.start);
-    const { head, tail } = splitItem(item, fitting);
-    if (head !== undefined) admitted.push(head);
-    if (tail !== undefined) deferred.push(tail);
+    const count = eventCount(item);
+    if (fitting === count) {
+      admitted.push(item);
+    } else if (fitting === 0) {
+      deferred.push(item);
+    } else {
+      admitted.push(withCount(item, fitting));
+      deferred.push(withCount(item, count - fitting));
+    }
+  }
+  // Once the period is throttled, the rest is deferred again as it is.
+  for (; index < items.length; index++) {
+    const item = items[index] as DeferredUsage;
+    run.admitCarried(item, state.start);
+    deferred.push(item);
   }
   const alerts = run.alerts();
   return {

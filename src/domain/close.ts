@@ -97,17 +97,24 @@ export interface CloseResult {
 
 const SUBJECT = 'Invalid close input';
 
+/** Sums deferred usage exactly, with one decimal product per distinct event size. */
 function sumDeferred(items: readonly DeferredUsage[]): Decimal {
+  const counts = new Map<string, number>();
+  for (const item of items) counts.set(item.credits, (counts.get(item.credits) ?? 0) + eventCount(item));
   let total = new Exact(0);
-  for (const item of items) total = total.plus(new Exact(item.credits).times(eventCount(item)));
+  for (const [credits, count] of counts) total = total.plus(new Exact(credits).times(count));
   return total;
 }
 
 function validateCloseInput(input: CloseInput, start: number, end: number): void {
   const issues: ValidationIssue[] = [];
+  const validCredits = new Set<string>();
   const checkCredits = (path: string, value: string) => {
-    if (!DECIMAL_PATTERN.test(value) || value.startsWith('-')) {
-      issues.push({ path, rule: 'decimal', message: `must be a decimal string >= 0, got "${value}"` });
+    if (validCredits.has(value)) return;
+    if (typeof value !== 'string' || !DECIMAL_PATTERN.test(value) || value.startsWith('-')) {
+      issues.push({ path, rule: 'decimal', message: `must be a decimal string >= 0, got "${String(value)}"` });
+    } else {
+      validCredits.add(value);
     }
   };
   input.admitted.forEach((item, index) => {

@@ -12,6 +12,7 @@ import { mergeAlerts, type AlertToRaise } from './alerts';
 import { closePeriod, type CloseResult, type PeriodStatement } from './close';
 import { Exact } from './decimal';
 import { DomainError, DomainInputError } from './errors';
+import { EVENT_ID_PATTERN } from './events';
 import { contractStartGrants, issueMovement, type GrantBalance, type LedgerMovement } from './grants';
 import { prepaidInvoice, type AccruedOverage, type InvoiceDraft, type InvoiceLine } from './invoices';
 import { meterByKey, parseQuantity } from './meters';
@@ -78,16 +79,62 @@ export interface SimulationRun {
   closes: CloseResult[];
 }
 
+/** Most events offered to admission as one group; bounds the work redone when a group does not fit. */
+const GROUP_SIZE = 8192;
+
 /** One hour, the default close delay. */
 export const DEFAULT_CLOSE_DELAY_MS = 3_600_000;
 
 const OFFSET_SUFFIX = /(Z|[+-]\d{2}:?\d{2})$/i;
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
+const DIGIT_ZERO = 48;
+
+/** Reads `length` decimal digits at `offset`, or returns -1 when one is not a digit. */
+function readDigits(text: string, offset: number, length: number): number {
+  let value = 0;
+  for (let i = offset; i < offset + length; i++) {
+    const digit = text.charCodeAt(i) - DIGIT_ZERO;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+/** Parses `YYYY-MM-DDTHH:MM:SS[.sss]Z`, the common form of usage times, or returns NaN. */
+function parseUtcInstant(text: string): number {
+  const length = text.length;
+  if ((length !== 20 && length !== 24) || text.charCodeAt(length - 1) !== 90 /* Z */) return NaN;
+  if (text[4] !== '-' || text[7] !== '-' || text[10] !== 'T' || text[13] !== ':' || text[16] !== ':') return NaN;
+  if (length === 24 && text[19] !== '.') return NaN;
+  const year = readDigits(text, 0, 4);
+  const month = readDigits(text, 5, 2);
+  const day = readDigits(text, 8, 2);
+  const hour = readDigits(text, 11, 2);
+  const minute = readDigits(text, 14, 2);
+  const second = readDigits(text, 17, 2);
+  const millisecond = length === 24 ? readDigits(text, 20, 3) : 0;
+  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 || millisecond < 0) {
+    return NaN;
+  }
+  const time = Date.UTC(year, month - 1, day, hour, minute, second, millisecond);
+  // The round trip rejects days past the month's end, such as 30 February.
+  return new Date(time).getUTCDate() === day ? time : NaN;
+}
+
+/** Parses an ISO 8601 instant with an explicit offset to epoch milliseconds, or returns NaN. */
+function parseInstant(text: string): number {
+  const utc = parseUtcInstant(text);
+  if (!Number.isNaN(utc)) return utc;
+  return ISO_INSTANT.test(text) && OFFSET_SUFFIX.test(text) ? Date.parse(text) : NaN;
+}
 
 /** Events ready for the loop, as parallel arrays in arrival order. */
 interface PreparedEvents {
   times: number[];
-  credits: string[];
+  /** Index into `creditTexts` of each event's credits. */
+  creditIds: Int32Array;
+  /** Distinct event sizes in credits, as decimal strings. */
+  creditTexts: string[];
   count: number;
   accepted: number;
   duplicates: number;
@@ -96,108 +143,128 @@ interface PreparedEvents {
 
 function prepareEvents(terms: Terms, rows: readonly UsageRow[], start: number, end: number): PreparedEvents {
   const rejected: RejectedRow[] = [];
-  const creditMemo = new Map<string, string>();
-  const times: number[] = [];
-  const credits: string[] = [];
-  const rowNumbers: number[] = [];
-  const eventIds: (string | undefined)[] = [];
-  const meters: string[] = [];
-  const quantities: string[] = [];
+  const creditMemo = new Map<string, Map<string, number>>();
+  const creditTexts: string[] = [];
+  const creditIdOf = new Map<string, number>();
+  const times = new Float64Array(rows.length);
+  const credits = new Int32Array(rows.length);
+  const rowIndexes = new Int32Array(rows.length);
+  let count = 0;
+  let hasIds = false;
 
-  const reject = (row: number, eventId: string | undefined, reason: string) => {
-    rejected.push({ row, ...(eventId === undefined ? {} : { eventId }), reason });
+  const reject = (index: number, reason: string) => {
+    const eventId = rows[index]?.eventId;
+    rejected.push({ row: index + 1, ...(eventId === undefined ? {} : { eventId }), reason });
   };
 
   for (let index = 0; index < rows.length; index++) {
     const row = rows[index] as UsageRow;
-    const number = index + 1;
-    const time = ISO_INSTANT.test(row.occurredAt) && OFFSET_SUFFIX.test(row.occurredAt) ? Date.parse(row.occurredAt) : NaN;
+    const time = parseInstant(row.occurredAt);
     if (Number.isNaN(time)) {
-      reject(number, row.eventId, `occurred_at "${row.occurredAt}" is not an ISO 8601 instant with an offset, such as 2026-01-15T09:30:00Z`);
+      reject(index, `occurred_at "${row.occurredAt}" is not an ISO 8601 instant with an offset, such as 2026-01-15T09:30:00Z`);
       continue;
     }
-    if (row.eventId !== undefined && (row.eventId.length < 1 || row.eventId.length > 200 || !/^[\x20-\x7e]+$/.test(row.eventId))) {
-      reject(number, row.eventId, 'event_id must be 1 to 200 printable characters');
-      continue;
+    if (row.eventId !== undefined) {
+      if (!EVENT_ID_PATTERN.test(row.eventId)) {
+        reject(index, 'event_id must be 1 to 200 printable characters');
+        continue;
+      }
+      hasIds = true;
     }
-    const memoKey = `${row.meter}\u0000${row.quantity}`;
-    let text = creditMemo.get(memoKey);
-    if (text === undefined) {
+    let byQuantity = creditMemo.get(row.meter);
+    if (byQuantity === undefined) {
+      byQuantity = new Map();
+      creditMemo.set(row.meter, byQuantity);
+    }
+    let creditId = byQuantity.get(row.quantity);
+    if (creditId === undefined) {
+      let text: string;
       try {
         text = parseQuantity(row.quantity).times(meterByKey(terms, row.meter).creditsPerUnit).toFixed();
       } catch (error) {
         if (!(error instanceof DomainError)) throw error;
-        reject(number, row.eventId, error.message);
+        reject(index, error.message);
         continue;
       }
-      creditMemo.set(memoKey, text);
+      creditId = creditIdOf.get(text);
+      if (creditId === undefined) {
+        creditId = creditTexts.length;
+        creditTexts.push(text);
+        creditIdOf.set(text, creditId);
+      }
+      byQuantity.set(row.quantity, creditId);
     }
     if (time < start) {
-      reject(number, row.eventId, `occurred_at ${row.occurredAt} is before the contract starts (${new Date(start).toISOString()})`);
+      reject(index, `occurred_at ${row.occurredAt} is before the contract starts (${new Date(start).toISOString()})`);
       continue;
     }
     if (time >= end) {
-      reject(number, row.eventId, `occurred_at ${row.occurredAt} is at or after the contract ends (${new Date(end).toISOString()})`);
+      reject(index, `occurred_at ${row.occurredAt} is at or after the contract ends (${new Date(end).toISOString()})`);
       continue;
     }
-    times.push(time);
-    credits.push(text);
-    rowNumbers.push(number);
-    eventIds.push(row.eventId);
-    meters.push(row.meter);
-    quantities.push(row.quantity);
+    times[count] = time;
+    credits[count] = creditId;
+    rowIndexes[count] = index;
+    count++;
   }
 
   // Arrival order: occurred_at, then event_id (rows without one first), then row number.
+  const idAt = (position: number) => rows[rowIndexes[position] as number]?.eventId ?? '';
   let sorted = true;
-  for (let i = 1; i < times.length && sorted; i++) {
+  for (let i = 1; i < count && sorted; i++) {
     const previous = times[i - 1] as number;
     const current = times[i] as number;
-    if (previous > current || (previous === current && (eventIds[i - 1] ?? '') > (eventIds[i] ?? ''))) sorted = false;
+    if (previous > current || (previous === current && hasIds && idAt(i - 1) > idAt(i))) sorted = false;
   }
-  let order: number[] | undefined;
+  let order: Int32Array | undefined;
   if (!sorted) {
-    order = times.map((_, i) => i);
-    order.sort((a, b) => {
+    const positions = Array.from({ length: count }, (_, i) => i);
+    positions.sort((a, b) => {
       const byTime = (times[a] as number) - (times[b] as number);
       if (byTime !== 0) return byTime;
-      const idA = eventIds[a] ?? '';
-      const idB = eventIds[b] ?? '';
+      const idA = idAt(a);
+      const idB = idAt(b);
       if (idA !== idB) return idA < idB ? -1 : 1;
-      return (rowNumbers[a] as number) - (rowNumbers[b] as number);
+      return (rowIndexes[a] as number) - (rowIndexes[b] as number);
     });
+    order = Int32Array.from(positions);
   }
 
   // A repeated event id with the same content counts once; with other content it is a conflict.
   const seen = new Map<string, number>();
   const outTimes: number[] = [];
-  const outCredits: string[] = [];
+  const outCredits = new Int32Array(count);
   let duplicates = 0;
-  const hasIds = eventIds.some((id) => id !== undefined);
-  for (let position = 0; position < times.length; position++) {
+  for (let position = 0; position < count; position++) {
     const i = order === undefined ? position : (order[position] as number);
-    const eventId = eventIds[i];
-    if (hasIds && eventId !== undefined) {
-      const first = seen.get(eventId);
+    const row = rows[rowIndexes[i] as number] as UsageRow;
+    if (hasIds && row.eventId !== undefined) {
+      const first = seen.get(row.eventId);
       if (first !== undefined) {
-        const same =
-          meters[first] === meters[i] &&
-          times[first] === times[i] &&
-          new Exact(quantities[first] as string).equals(quantities[i] as string);
+        const firstRow = rows[rowIndexes[first] as number] as UsageRow;
+        const same = firstRow.meter === row.meter && times[first] === times[i] && new Exact(firstRow.quantity).equals(row.quantity);
         if (same) {
           duplicates += 1;
         } else {
-          reject(rowNumbers[i] as number, eventId, `event_id "${eventId}" repeats row ${rowNumbers[first]} with a different meter, quantity or time`);
+          reject(rowIndexes[i] as number, `event_id "${row.eventId}" repeats row ${(rowIndexes[first] as number) + 1} with a different meter, quantity or time`);
         }
         continue;
       }
-      seen.set(eventId, i);
+      seen.set(row.eventId, i);
     }
+    outCredits[outTimes.length] = credits[i] as number;
     outTimes.push(times[i] as number);
-    outCredits.push(credits[i] as string);
   }
   rejected.sort((a, b) => a.row - b.row);
-  return { times: outTimes, credits: outCredits, count: outTimes.length, accepted: outTimes.length, duplicates, rejected };
+  return {
+    times: outTimes,
+    creditIds: outCredits.subarray(0, outTimes.length),
+    creditTexts,
+    count: outTimes.length,
+    accepted: outTimes.length,
+    duplicates,
+    rejected,
+  };
 }
 
 /** Everything the simulated contract keeps between events, like a live contract's database rows. */
@@ -258,40 +325,74 @@ class SimulatedContract {
     return state;
   }
 
-  /** Offers events `[from, to)` of one period to admission, summing runs of equal credits per segment. */
+  /**
+   * Offers events `[from, to)` of one period to admission in groups of at most
+   * `GROUP_SIZE` events within one segment. A group is first offered as one item per
+   * distinct event size; when all of it fits without a tier change that is the same
+   * outcome as offering its events one by one, since charges only grow with usage.
+   * Otherwise the group is offered again event by event, in arrival order.
+   */
   admit(index: number, events: PreparedEvents, from: number, to: number): void {
     if (from >= to) return;
-    let state = this.open(index);
-    const starts = admissionSegmentStarts(state);
-    const startTexts = state.segmentStarts;
-    const items: AdmissionItem[] = [];
-    const segments = new Int32Array(to - from);
+    const starts = admissionSegmentStarts(this.open(index));
+    const counts = new Float64Array(events.creditTexts.length);
+    const touched: number[] = [];
     let segment = 0;
+    let groupStart = from;
     for (let i = from; i < to; i++) {
       const time = events.times[i] as number;
-      while (segment + 1 < starts.length && (starts[segment + 1] as number) <= time) segment++;
-      segments[i - from] = segment;
-      const credits = events.credits[i] as string;
-      const consumedAt = startTexts[segment] as string;
-      const last = items[items.length - 1];
-      if (last !== undefined && last.credits === credits && last.consumedAt === consumedAt) {
-        last.count = (last.count ?? 1) + 1;
-      } else {
-        items.push({ credits, count: 1, consumedAt });
+      let nextSegment = segment;
+      while (nextSegment + 1 < starts.length && (starts[nextSegment + 1] as number) <= time) nextSegment++;
+      if (nextSegment !== segment || i - groupStart >= GROUP_SIZE) {
+        this.admitGroup(index, events, groupStart, i, segment, counts, touched);
+        groupStart = i;
+        segment = nextSegment;
       }
+      const id = events.creditIds[i] as number;
+      if (counts[id] === 0) touched.push(id);
+      counts[id] = (counts[id] as number) + 1;
     }
-    const result = admitEvents(state, this.terms, items);
-    state = result.state;
-    this.states[index] = state;
+    this.admitGroup(index, events, groupStart, to, segment, counts, touched);
+  }
+
+  private admitGroup(
+    index: number,
+    events: PreparedEvents,
+    from: number,
+    to: number,
+    segment: number,
+    counts: Float64Array,
+    touched: number[],
+  ): void {
+    if (from >= to) return;
+    const state = this.states[index] as PeriodAdmissionState;
+    const consumedAt = state.segmentStarts[segment] as string;
+    const summed: AdmissionItem[] = touched.map((id) => ({ credits: events.creditTexts[id] as string, count: counts[id] as number, consumedAt }));
+    for (const id of touched) counts[id] = 0;
+    touched.length = 0;
+
+    let result = admitEvents(state, this.terms, summed);
+    const allFit = result.admittedEvents === to - from && result.tierChanges.length === 0;
+    if (!allFit && !state.throttled) {
+      const items: AdmissionItem[] = [];
+      for (let i = from; i < to; i++) {
+        const credits = events.creditTexts[events.creditIds[i] as number] as string;
+        const last = items[items.length - 1];
+        if (last !== undefined && last.credits === credits) last.count = (last.count ?? 1) + 1;
+        else items.push({ credits, count: 1, consumedAt });
+      }
+      result = admitEvents(state, this.terms, items);
+    }
+    this.states[index] = result.state;
     this.admissionAlerts[index]?.push(...result.alerts);
 
-    // Deferred events are kept in runs of equal credits within one segment, in arrival order.
+    // Deferred events are kept in runs of equal credits within one group, in arrival order.
     const deferred = this.ownDeferred[index] as DeferredUsage[];
-    for (let i = from + result.admittedEvents; i < to; i++) {
-      const credits = events.credits[i] as string;
+    const firstDeferred = from + result.admittedEvents;
+    for (let i = firstDeferred; i < to; i++) {
+      const credits = events.creditTexts[events.creditIds[i] as number] as string;
       const last = deferred[deferred.length - 1];
-      const sameRun = i > from + result.admittedEvents && segments[i - from] === segments[i - from - 1];
-      if (last !== undefined && last.credits === credits && sameRun) {
+      if (last !== undefined && last.credits === credits && i > firstDeferred) {
         last.count = (last.count ?? 1) + 1;
       } else {
         deferred.push({ credits, count: 1, occurredAt: new Date(events.times[i] as number).toISOString() });
