@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { IANAZone, DateTime } from 'luxon';
 import { DECIMAL_PATTERN, Exact } from './decimal';
-import { isCurrency } from './money';
+import { isCurrency, minorUnits, roundMoney } from './money';
 
 /** Pattern of a meter key: a lowercase letter, then up to 63 lowercase letters, digits or underscores. */
 export const METER_KEY_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
@@ -192,9 +192,25 @@ function buildTermsSchema<R extends z.ZodType<{ fraction: string; expiresAfterDa
           }
         }
 
+        const digits = isCurrency(terms.currency) ? minorUnits(terms.currency) : undefined;
+        for (const field of ['platformFee', 'spendCap'] as const) {
+          const amount = tier[field];
+          if (digits === undefined || amount === undefined || !DECIMAL_PATTERN.test(amount)) continue;
+          if (new Exact(amount).decimalPlaces() > digits) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['tiers', index, field],
+              params: { rule: 'minor_unit' },
+              message: `must have at most ${digits} decimal ${digits === 1 ? 'place' : 'places'}, the minor unit of ${terms.currency}, got ${amount}`,
+            });
+          }
+        }
+
         const numbers = [tier.spendCap, tier.platformFee, tier.commitCredits, tier.pricePerCredit];
-        if (tier.spendCap !== undefined && numbers.every((value) => value !== undefined && DECIMAL_PATTERN.test(value))) {
-          const fees = new Exact(tier.platformFee).plus(new Exact(tier.commitCredits).times(tier.pricePerCredit));
+        if (tier.spendCap !== undefined && digits !== undefined && numbers.every((value) => value !== undefined && DECIMAL_PATTERN.test(value))) {
+          // The commit fee is billed rounded, so the cap is compared with the rounded fee.
+          const commitFee = roundMoney(new Exact(tier.commitCredits).times(tier.pricePerCredit), terms.currency);
+          const fees = new Exact(tier.platformFee).plus(commitFee);
           if (new Exact(tier.spendCap).lessThan(fees)) {
             ctx.addIssue({
               code: 'custom',

@@ -50,6 +50,20 @@ test('spend cap must cover the fees', () => {
   assert.match(issue.message, /at least the platform fee plus the commit fee \(15000\)/);
 });
 
+test('money fields keep the currency minor unit', () => {
+  const issue = issueAt(referenceJson((json) => (json.tiers[0].platformFee = '5000.001')), 'tiers[0].platformFee');
+  assert.equal(issue.rule, 'minor_unit');
+  assert.match(issue.message, /at most 2 decimal places, the minor unit of USD/);
+  const yen = issueAt(
+    referenceJson((json) => {
+      json.currency = 'JPY';
+      json.tiers[0].spendCap = '25000.5';
+    }),
+    'tiers[0].spendCap',
+  );
+  assert.equal(yen.rule, 'minor_unit');
+});
+
 test('spend cap equal to the fees is valid', () => {
   assert.doesNotThrow(() => parseTerms(referenceJson((json) => (json.tiers[0].spendCap = '15000.00'))));
 });
