@@ -57,8 +57,8 @@ async function buildTemporalCli(go: string, target: string, log: RuntimeLog): Pr
   // Build into a fresh folder and rename at the end, so an interrupted build leaves no binary
   // that a later run would mistake for a finished one.
   const finalDir = path.dirname(target);
+  removeAbandonedBuilds(finalDir);
   const buildDir = `${finalDir}.build-${process.pid}`;
-  fs.rmSync(buildDir, { recursive: true, force: true });
   fs.mkdirSync(buildDir, { recursive: true });
 
   const module = `${TEMPORAL_CLI_PACKAGE}@${TEMPORAL_CLI_VERSION}`;
@@ -104,6 +104,18 @@ async function buildTemporalCli(go: string, target: string, log: RuntimeLog): Pr
   fs.renameSync(buildDir, finalDir);
   log.info(`Built Temporal CLI in ${formatElapsed(Date.now() - started)}: ${target}`);
   return target;
+}
+
+/**
+ * Removes build folders that interrupted builds left beside `finalDir`. Only the lock holder
+ * calls this, so no other build is using them.
+ */
+function removeAbandonedBuilds(finalDir: string): void {
+  const parent = path.dirname(finalDir);
+  const prefix = `${path.basename(finalDir)}.build-`;
+  for (const entry of fs.readdirSync(parent)) {
+    if (entry.startsWith(prefix)) fs.rmSync(path.join(parent, entry), { recursive: true, force: true });
+  }
 }
 
 /** Counts what `go install -v` prints, to show progress without its full output. */

@@ -66,6 +66,7 @@ export async function ensureTimeSkippingServer(log: RuntimeLog): Promise<string 
 
   return withLock(`${paths.root}.lock`, log, async () => {
     if (wrapperIsCurrent(paths.wrapper)) return paths.wrapper;
+    removePartialFiles(paths.root);
 
     if (!hasJars(paths.lib)) {
       const resolved = await resolveJars(mvn!, paths.root, paths.lib, log);
@@ -89,6 +90,16 @@ function wrapperIsCurrent(wrapper: string): boolean {
   if (!isExecutableFile(wrapper)) return false;
   const java = /^exec '([^']+)'/m.exec(fs.readFileSync(wrapper, 'utf8'))?.[1];
   return java !== undefined && isExecutableFile(java);
+}
+
+/** Removes `*.tmp` files that an interrupted run left; only the lock holder calls this. */
+function removePartialFiles(root: string): void {
+  for (const dir of [root, path.join(root, 'bin')]) {
+    if (!fs.existsSync(dir)) continue;
+    for (const entry of fs.readdirSync(dir)) {
+      if (entry.endsWith('.tmp')) fs.rmSync(path.join(dir, entry), { force: true });
+    }
+  }
 }
 
 function hasJars(lib: string): boolean {
