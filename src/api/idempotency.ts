@@ -144,11 +144,14 @@ export function idempotency(db: Db, logger: Logger): RequestHandler {
     }
 
     res.locals.idempotencyKey = key;
-    let stored = false;
-    const send = res.json.bind(res);
+    // Both outcomes are settled before the response goes out, so a client that retries
+    // at once finds the stored response or a released key, never a running claim.
+    let settled = false;
+    const json = res.json.bind(res);
+    const send = res.send.bind(res);
     res.json = (body: unknown) => {
-      if (res.statusCode < 200 || res.statusCode >= 300) return send(body);
-      stored = true;
+      if (settled || res.statusCode < 200 || res.statusCode >= 300) return json(body);
+      settled = true;
       const location = res.get('location');
       const response: StoredResponse = location ? { body, location } : { body };
       db.updateTable('idempotency_keys')
@@ -157,16 +160,23 @@ export function idempotency(db: Db, logger: Logger): RequestHandler {
         .where('idempotency_key', '=', key)
         .execute()
         .catch((error: unknown) => {
-          // The work is done, so the client still gets its answer; a repeat will run the request again.
+          // The work is done, so the client still gets its response; a repeat will run the request again.
           logger.error({ errorName: (error as Error)?.name, errorMessage: (error as Error)?.message, keyId: apiKeyId }, 'failed to store the response of an idempotency key');
           return release(db, apiKeyId, key).catch(() => undefined);
+        })
+        .finally(() => json(body));
+      return res;
+    };
+    res.send = (body?: unknown) => {
+      if (settled) return send(body);
+      settled = true;
+      release(db, apiKeyId, key)
+        .catch((error: unknown) => {
+          logger.error({ errorName: (error as Error)?.name, errorMessage: (error as Error)?.message, keyId: apiKeyId }, 'failed to release an idempotency key');
         })
         .finally(() => send(body));
       return res;
     };
-    res.on('finish', () => {
-      if (!stored) release(db, apiKeyId, key).catch(() => undefined);
-    });
     next();
   };
 }
