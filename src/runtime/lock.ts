@@ -40,7 +40,7 @@ export async function withLock<T>(
       throw new Error(`Timed out waiting for lock ${lockDir} held by process ${owner ?? 'unknown'}.`);
     }
     if (!reported) {
-      log.info(`Waiting for process ${owner ?? 'unknown'} that holds ${lockDir}`);
+      log.info(`Waiting for lock ${lockDir}, held by process ${owner ?? 'unknown'}`);
       reported = true;
     }
     await sleep(500);

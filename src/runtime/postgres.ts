@@ -272,7 +272,8 @@ function removeStalePidFile(clusterDir: string, log: RuntimeLog): void {
   if (content === undefined) return;
   const pidFile = path.join(clusterDir, 'postmaster.pid');
   fs.rmSync(pidFile, { force: true });
-  log.warn(`Removed stale ${pidFile} (process ${content.split('\n')[0]} is not a running PostgreSQL)`);
+  const pid = content.split('\n')[0];
+  log.warn(`Removed stale ${pidFile}: process ${pid} is not a running PostgreSQL`);
 }
 
 function readPidFile(clusterDir: string): string | undefined {

@@ -167,9 +167,9 @@ let exitHooksInstalled = false;
 
 /**
  * Registers a child process to be stopped when this process exits or receives SIGINT, SIGTERM
- * or SIGHUP. On a signal the children are stopped and the process exits only when no other
- * listener handles that signal; otherwise that listener decides when to exit, and the `exit`
- * hook still signals every child that is left.
+ * or SIGHUP. On a signal with no other listener, the children are stopped and the process
+ * exits. When another listener exists, that listener decides when to exit, and the `exit`
+ * hook then signals every child that is left.
  */
 export function trackChild(child: ChildProcess, stopSignal: NodeJS.Signals): void {
   installExitHooks();

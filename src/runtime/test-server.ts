@@ -15,8 +15,8 @@ const PROGRESS_INTERVAL_MS = 15_000;
  * collector start fewer threads and do less work. The class-data sharing archive, which the
  * wrapper adds when it exists, saves loading and verifying the server's classes.
  *
- * Time for TestWorkflowEnvironment.createTimeSkipping to return, 3 tries each, measured on a
- * 2-core machine with OpenJDK 17.0.15 (busy means 8 shell busy loops running beside it):
+ * Measured time for TestWorkflowEnvironment.createTimeSkipping to return, 3 tries each, on a
+ * 2-core machine with OpenJDK 17.0.15. Busy means 8 shell busy loops running beside it.
  *   no flags:              idle 1.0 s,  busy 2 of 3 tries over the 5 s limit
  *   these flags:           idle 0.74 s, busy 2 of 3 tries over the 5 s limit
  *   these flags + archive: idle 0.37 s, busy 1.2 to 1.9 s

@@ -26,8 +26,8 @@ after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 test('embedded postgres keeps data across restart', async () => {
   const first = await startEmbeddedPostgres({ dataDir, log: quietLog });
   try {
-    const one = await query(first.url, 'SELECT 1 AS one');
-    assert.equal(one.rows[0].one, 1);
+    const selected = await query(first.url, 'SELECT 1 AS one');
+    assert.equal(selected.rows[0].one, 1);
     await query(first.url, 'CREATE TABLE kept (note text)');
     await query(first.url, "INSERT INTO kept VALUES ('survives a restart')");
   } finally {
@@ -37,8 +37,8 @@ test('embedded postgres keeps data across restart', async () => {
 
   const second = await startEmbeddedPostgres({ dataDir, log: quietLog });
   try {
-    const kept = await query(second.url, 'SELECT note FROM kept');
-    assert.deepEqual(kept.rows, [{ note: 'survives a restart' }]);
+    const keptRows = await query(second.url, 'SELECT note FROM kept');
+    assert.deepEqual(keptRows.rows, [{ note: 'survives a restart' }]);
     assert.match(second.url, /^postgres:\/\/postgres:[^@]+@127\.0\.0\.1:\d+\/trueup$/);
   } finally {
     await second.stop();
@@ -52,8 +52,8 @@ test('embedded postgres removes stale pid file', async () => {
   fs.writeFileSync(pidFile, `${process.pid}\n${path.dirname(pidFile)}\n1764876000\n5432\n\n127.0.0.1\n`);
   const server = await startEmbeddedPostgres({ dataDir, log: quietLog });
   try {
-    const one = await query(server.url, 'SELECT 1 AS one');
-    assert.equal(one.rows[0].one, 1);
+    const selected = await query(server.url, 'SELECT 1 AS one');
+    assert.equal(selected.rows[0].one, 1);
   } finally {
     await server.stop();
   }
@@ -66,8 +66,8 @@ test('embedded postgres reuses a running cluster', async () => {
     assert.equal(second.owned, false);
     assert.equal(second.port, first.port);
     assert.equal(second.pid, first.pid);
-    const one = await query(second.url, 'SELECT 1 AS one');
-    assert.equal(one.rows[0].one, 1);
+    const selected = await query(second.url, 'SELECT 1 AS one');
+    assert.equal(selected.rows[0].one, 1);
     await second.stop();
     assert.equal(isProcessAlive(first.pid), true, 'stop() of a reused cluster stopped it');
   } finally {
