@@ -123,6 +123,8 @@ export async function contractWorkflow(input: ContractWorkflowInput): Promise<Li
           operationKey: operationKey(),
         });
         scheduleStale = true;
+        // An upgrade stores a tier_upgraded alert for the account manager and the customer.
+        if (result.effective === 'now') deliveryDue = true;
         return result;
       }),
     {
