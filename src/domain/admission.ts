@@ -217,9 +217,9 @@ export function openPeriodAdmission(input: OpenPeriodAdmissionInput): PeriodAdmi
  * Replaces the counted grants (other than the period's commit grant) with `balances`,
  * the balances at the period's start as the previous close left them, and marks the
  * previous period closed. Call it when the previous period closes, or when ops issue an
- * adjustment. A new grant boundary inside a segment that already holds usage keeps that
- * usage on the side where admission counts fewer credits: before a grant's start, after
- * its expiry.
+ * adjustment. When a new grant boundary splits a segment that already contains usage,
+ * the usage stays on the side where admission counts fewer credits: before a grant's
+ * start, after its expiry.
  */
 export function applyGrantBalances(state: PeriodAdmissionState, balances: readonly GrantBalance[]): PeriodAdmissionState {
   const start = Date.parse(state.start);
@@ -374,7 +374,7 @@ class AdmissionRun {
     return this.lastSegment;
   }
 
-  /** Grants as burned under `tier`: the period's commit grant holds that tier's commit. */
+  /** Returns the grants as burned under `tier`, the period's commit grant at that tier's commit. */
   grantsUnder(tier: Tier): BurnableGrant[] {
     const commitId = `commit-${this.state.periodIndex}`;
     return this.grants.map((item) => (item.grant.id === commitId ? { grant: item.grant, remaining: new Exact(tier.commitCredits) } : item));
@@ -437,7 +437,7 @@ class AdmissionRun {
     return low;
   }
 
-  /** Builds the cheap fit test for `segment` when no later segment holds usage. */
+  /** Builds the cheap fit test for `segment` when no later segment contains usage. */
   openWindow(segment: number): SegmentWindow | undefined {
     if (segment < this.lastUsedSegment || this.tier.spendCap === undefined) return undefined;
     this.flush();
@@ -475,7 +475,7 @@ class AdmissionRun {
     const room = window.capacity.minus(base).plus(moneyRoom.dividedBy(unitPrice)).minus(window.overageBefore);
     const approximate = room.toNumber();
     // The approximate sum of pending credits carries a relative error far below 1e-9,
-    // so this margin keeps every "certainly fits" answer exact.
+    // so this margin keeps every "certainly fits" result exact.
     window.roomEstimate = approximate - Math.abs(approximate) * 1e-9 - 1e-9;
   }
 
@@ -682,9 +682,9 @@ class AdmissionRun {
  * Admits or defers a batch of the period's own events in arrival order. An event is
  * admitted while the period's charges with it included stay at or under the spend cap
  * of the tier in force. When one does not fit, `capPolicy: upgrade` moves the period to
- * the lowest higher tier under which it fits; otherwise (or with no such tier) it is
- * deferred and the period is throttled, so every later event of the period is deferred
- * too. The admitted events are therefore always the leading `admittedEvents` ones.
+ * the lowest higher tier under which it fits. Otherwise, or with no such tier, the event
+ * is deferred and the period is throttled, so every later event of the period is
+ * deferred too. The admitted events are therefore always the leading `admittedEvents`.
  */
 export function admitEvents(state: PeriodAdmissionState, terms: Terms, items: readonly AdmissionItem[]): BatchAdmissionResult {
   const run = new AdmissionRun(state, terms);
@@ -772,7 +772,7 @@ export function admitCarriedIn(state: PeriodAdmissionState, terms: Terms, items:
   };
 }
 
-/** Returns the period's overage and charges as admission sees them now. */
+/** Returns the period's overage and charges from the grants and usage admission counts now. */
 export function admissionCharges(state: PeriodAdmissionState, terms: Terms) {
   const run = new AdmissionRun(state, terms);
   const overage = run.overageWith(run.tier, 0, new Exact(0), false);

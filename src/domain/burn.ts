@@ -61,9 +61,9 @@ export function sortForBurn<T extends { grant: Grant }>(grants: readonly T[]): {
 /**
  * Burns usage segment by segment in time order. Within a segment, the usage burns the
  * grants valid during the whole segment in burn order (earliest expiry first, ties by
- * kind and age); what no grant covers is overage. Because segments split at every grant
- * start and expiry, summing usage per segment gives the same result as burning event
- * by event.
+ * kind and age). What no grant covers is overage. Segments split at every grant start
+ * and expiry, so summing usage per segment gives the same result as burning event by
+ * event.
  */
 export function burnSegments(grants: readonly BurnableGrant[], boundaries: readonly number[], usagePerSegment: readonly Decimal[]): BurnOutcome {
   const order = sortForBurn(grants);

@@ -32,8 +32,8 @@ export function commitFee(terms: Pick<Terms, 'currency'>, tier: Tier): Decimal {
 
 /**
  * Computes a period's charges for the tier in force: the platform fee, the commit fee
- * and `overageCredits x pricePerCredit x overageMultiplier`, each rounded half to even
- * to the currency's minor unit; the total is the sum of the rounded lines.
+ * and `overageCredits x pricePerCredit x overageMultiplier`. Each is rounded half to
+ * even to the currency's minor unit, and the total is the sum of the rounded lines.
  */
 export function periodCharges(terms: Pick<Terms, 'currency' | 'overageMultiplier'>, tier: Tier, overageCredits: Decimal.Value): PeriodCharges {
   const platformFee = roundMoney(tier.platformFee, terms.currency);

@@ -159,15 +159,18 @@ function uncappedTotal(terms: Terms, tier: Tier, grants: readonly BurnableGrant[
 }
 
 /**
- * Closes a period, in this order: (1) burns its usage, carried-in usage first at the
- * period's start, then segment by segment; (2) expires what is left of non-commit
- * grants whose expiry falls in `(start, end]` (on the final close, every non-commit
- * grant's remainder); (3) splits the unused commit credits into a rollover grant and a
- * forfeit (all forfeited on the final close or without a rollover block); (4) computes
- * the charges and the period invoice, with the accrued overage on a true-up; (5) updates
- * the renegotiation streak; (6) raises the period's alerts; (7) records the next
- * period's commit grant unless it exists. The function is pure: the same input gives a
- * deep-equal result, so a retried close changes nothing.
+ * Closes a period in the order of the billing rules, each step exactly once:
+ * 1. burns its usage, carried-in usage first at the period's start, then segment by segment;
+ * 2. expires what is left of non-commit grants whose expiry falls in `(start, end]`, and
+ *    on the final close every non-commit grant's remaining credits;
+ * 3. splits the unused commit credits into a rollover grant and a forfeit, forfeiting
+ *    all of them on the final close or without a rollover block;
+ * 4. computes the charges and the period invoice, with the accrued overage on a true-up;
+ * 5. updates the renegotiation streak;
+ * 6. raises the period's alerts;
+ * 7. records the next period's commit grant unless it exists.
+ * The function is pure: the same input gives a deep-equal result, so a retried close
+ * changes nothing.
  */
 export function closePeriod(input: CloseInput): CloseResult {
   const { terms, periodIndex, contractId } = input;
@@ -186,8 +189,8 @@ export function closePeriod(input: CloseInput): CloseResult {
     remaining: new Exact(balance.remaining),
   }));
 
-  // The commit grant of the period holds the commit of the tier in force at the close;
-  // an upgrade during the period grows it from the period's start.
+  // The commit grant of the period carries the commit of the tier in force at the close,
+  // because an upgrade during the period grows it from the period's start.
   const commitId = `commit-${periodIndex}`;
   let commitIndex = balances.findIndex((balance) => balance.grant.id === commitId);
   if (commitIndex < 0) {

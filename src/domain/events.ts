@@ -72,9 +72,9 @@ export function validateUsageEvent(
 }
 
 /**
- * Classifies an event whose id is already stored: `duplicate` when meter, quantity
- * (as a number, so "100" equals "100.0") and time (as an instant) are the same, and it
- * counts once; otherwise `conflict`, and it is rejected.
+ * Classifies an event whose id is already stored. It is a `duplicate`, counted once,
+ * when meter, quantity and time are the same. Quantities compare as numbers ("100"
+ * equals "100.0") and times as instants. Otherwise it is a `conflict` and is rejected.
  */
 export function classifyRepeatedEvent(
   stored: Pick<UsageEventInput, 'meter' | 'quantity' | 'occurredAt'>,
@@ -91,7 +91,7 @@ export function classifyRepeatedEvent(
   return sameMeter && sameTime && sameQuantity ? 'duplicate' : 'conflict';
 }
 
-/** Where an accepted event belongs. */
+/** Period and consumption instant of an accepted event. */
 export interface Attribution {
   periodIndex: number;
   /** Instant the event is consumed, ISO 8601. */
@@ -101,8 +101,8 @@ export interface Attribution {
 
 /**
  * Attributes an event to a period. It belongs to the period containing `occurredAt`
- * while that period is not closed yet (closes run in order, so `lastClosedPeriod` says
- * which are). Otherwise it is late: it belongs to the period containing `arrivedAt` and
+ * while that period is not closed yet. Closes run in order, so `lastClosedPeriod`
+ * (undefined before the first close) marks every closed period. Otherwise it is late: it belongs to the period containing `arrivedAt` and
  * is consumed at its arrival. Returns undefined when that instant lies outside the term.
  */
 export function attributeEvent(

@@ -31,7 +31,7 @@ export interface Grant {
   expiresAt: string;
   /** Period the grant belongs to: the period of a commit grant, the closed period of a rollover grant. */
   periodIndex?: number;
-  /** Why ops issued an adjustment. */
+  /** Reason ops gave for an adjustment. */
   reason?: string;
 }
 
@@ -62,9 +62,9 @@ export interface LedgerMovement {
 }
 
 /**
- * Orders grants for burning: the grant that expires first burns first; on equal expiry
- * `commit`, then `rollover`, then `prepaid`, then `adjustment`; then the older grant
- * (earlier `validFrom`); then the id, so the order is total and deterministic.
+ * Orders grants for burning: the grant that expires first burns first. On equal expiry
+ * the order is `commit`, `rollover`, `prepaid`, `adjustment`, then the older grant
+ * (earlier `validFrom`), then the id, so the order is total and deterministic.
  */
 export function compareBurnOrder(a: Grant, b: Grant): number {
   const byExpiry = Date.parse(a.expiresAt) - Date.parse(b.expiresAt);
@@ -73,7 +73,8 @@ export function compareBurnOrder(a: Grant, b: Grant): number {
   if (byKind !== 0) return byKind;
   const byAge = Date.parse(a.validFrom) - Date.parse(b.validFrom);
   if (byAge !== 0) return byAge;
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+  if (a.id === b.id) return 0;
+  return a.id < b.id ? -1 : 1;
 }
 
 /** Returns whether a grant covers usage at `instant`: `validFrom <= instant < expiresAt`. */

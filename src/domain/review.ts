@@ -38,14 +38,17 @@ function percent(part: Decimal, whole: Decimal): string {
 }
 
 /**
- * Reviews a draft term sheet. Red flags: `UNCAPPED_COGS` (no overage charge, so usage
- * grows without limit at the fixed fees and no spend cap can ever throttle it),
- * `MOST_FAVORED_NATION`, `RETROACTIVE_PRICING`, `INDEFINITE_ROLLOVER` (a rollover without
- * expiry or with a fraction above 1) and `OUTCOME_WITHOUT_FLOOR` (an outcome meter with
- * a tier committing zero credits). Warnings compare the initial tier with the reference
- * guidance: floor 60-80% of projected monthly credits, spend cap 150-200% and platform
- * fee 30-40% of the projected monthly charges, overage multiplier 1.2-1.5, rollover
- * 25-50% over 60-90 days, and a monthly true-up.
+ * Reviews a draft term sheet and returns its red flags and warnings.
+ * Red flags:
+ * - `UNCAPPED_COGS`: no overage charge, so usage grows without limit at the fixed fees
+ *   and no spend cap can ever throttle it;
+ * - `MOST_FAVORED_NATION` and `RETROACTIVE_PRICING`: those clauses are set;
+ * - `INDEFINITE_ROLLOVER`: a rollover without expiry or with a fraction above 1;
+ * - `OUTCOME_WITHOUT_FLOOR`: an outcome meter with a tier committing zero credits.
+ * Warnings compare the initial tier with the reference guidance: floor 60-80% of the
+ * projected monthly credits, spend cap 150-200% and platform fee 30-40% of the projected
+ * monthly charges, overage multiplier 1.2-1.5, rollover 25-50% over 60-90 days, and a
+ * monthly true-up.
  */
 export function reviewTerms(terms: DraftTerms): ReviewResult {
   const redFlags: Finding[] = [];

@@ -328,9 +328,9 @@ class SimulatedContract {
   /**
    * Offers events `[from, to)` of one period to admission in groups of at most
    * `GROUP_SIZE` events within one segment. A group is first offered as one item per
-   * distinct event size; when all of it fits without a tier change that is the same
-   * outcome as offering its events one by one, since charges only grow with usage.
-   * Otherwise the group is offered again event by event, in arrival order.
+   * distinct event size. Charges only grow with usage, so when all of it fits without a
+   * tier change the outcome equals offering its events one by one. Otherwise the group
+   * is offered again event by event, in arrival order.
    */
   admit(index: number, events: PreparedEvents, from: number, to: number): void {
     if (from >= to) return;
@@ -445,13 +445,13 @@ class SimulatedContract {
 }
 
 /**
- * Runs a contract over a usage file the way a live contract runs: events arrive at
- * their `occurredAt` in order of `occurredAt`, then event id, then row number, and are
- * admitted under the spend cap; period `k` closes at its end plus the close delay, so
- * events of period `k + 1` arriving in that delay are admitted before the close, without
- * the grants it will issue. The simulation covers the whole term. Rows with an unknown
- * meter, an invalid quantity or time, a time outside the term, or a conflicting event id
- * are left out and listed in `events.rejected`.
+ * Runs a contract over a usage file the way a live contract runs. Events arrive at their
+ * `occurredAt`, in order of `occurredAt`, then event id, then row number, and are
+ * admitted under the spend cap. Period `k` closes at its end plus the close delay, so
+ * events of period `k + 1` arriving in that delay are admitted before the close and
+ * without the grants it will issue. The simulation covers the whole term. Rows with an
+ * unknown meter, an invalid quantity or time, a time outside the term, or a conflicting
+ * event id are left out and listed in `events.rejected`.
  */
 export function runSimulation(terms: Terms, rows: readonly UsageRow[], options: SimulationOptions = {}): SimulationRun {
   const closeDelay = options.closeDelayMs ?? DEFAULT_CLOSE_DELAY_MS;

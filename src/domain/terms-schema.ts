@@ -19,7 +19,7 @@ interface DecimalBounds {
   lessThan?: string;
 }
 
-/** A decimal string ("0.20", "50000") within optional bounds; numbers are rejected so no binary float slips in. */
+/** Builds the schema of a decimal string ("0.20", "50000") within optional bounds; JSON numbers are rejected, so no binary float enters. */
 function decimalString(bounds: DecimalBounds = {}) {
   return z
     .string({ error: 'must be a decimal string such as "0.20"' })
@@ -44,7 +44,7 @@ function decimalString(bounds: DecimalBounds = {}) {
     });
 }
 
-/** A calendar date `YYYY-MM-DD` that exists (no 31 April). */
+/** Builds the schema of a calendar date `YYYY-MM-DD` that exists (no 31 April). */
 function calendarDate() {
   return z.string({ error: 'must be a calendar date such as "2026-01-01"' }).superRefine((value, ctx) => {
     const parsed = DATE_PATTERN.test(value) ? DateTime.fromISO(value, { zone: 'UTC' }) : undefined;

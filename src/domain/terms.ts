@@ -82,7 +82,7 @@ export function tierRank(terms: Pick<Terms, 'tiers'>, name: string): number {
   return index;
 }
 
-/** Returns the cap policy; a missing one means `throttle`, the policy that never raises the price. */
+/** Returns the cap policy. A missing one means `throttle`, because throttling keeps the signed tier's prices. */
 export function capPolicyOf(terms: Pick<Terms, 'capPolicy'>): CapPolicy {
   return terms.capPolicy ?? 'throttle';
 }

@@ -31,7 +31,7 @@ export interface TriggerPeriod {
   periodIndex: number;
   tier: Tier;
   demandCredits: Decimal;
-  /** What the demand would have cost without a cap, for basis `spendCap`. */
+  /** Charges the demand would have cost without a cap, for basis `spendCap`. */
   uncappedTotal: Decimal;
   /** Respond-by date for an alert fired at this close, `YYYY-MM-DD`. */
   respondBy: string;

@@ -5,12 +5,12 @@ import { parseTerms, type Terms } from '../../src/domain';
 
 const examples = path.resolve(__dirname, '../../examples');
 
-/** The reference deal, with its prepaid block. */
+/** Returns the reference deal, with its prepaid block. */
 export function referenceDeal(): Terms {
   return parseTerms(JSON.parse(fs.readFileSync(path.join(examples, 'reference-deal.json'), 'utf8')));
 }
 
-/** The worked example's terms: the reference deal without prepaid, throttled. */
+/** Returns the worked example's terms: the reference deal without prepaid, throttled. */
 export function workedExampleTerms(): Terms {
   return parseTerms(JSON.parse(fs.readFileSync(path.join(examples, 'worked-example-terms.json'), 'utf8')));
 }
@@ -23,9 +23,9 @@ export function referenceJson(change: (json: Record<string, any>) => void = () =
 }
 
 /**
- * Small terms with round numbers for hand-worked cases: one meter of 1 credit per unit,
- * a tier `small` committing 100 credits at 1.00 with no platform fee and a cap of 150.00,
- * a tier `big` committing 300 credits at 0.90 with a cap of 400.00, overage at 1x.
+ * Returns small terms with round numbers for hand-worked cases. Meter `unit` is 1 credit
+ * per unit. Tier `small` commits 100 credits at 1.00 with no platform fee and a cap of
+ * 150.00. Tier `big` commits 300 credits at 0.90 with a cap of 400.00. Overage is 1x.
  */
 export function smallTerms(change: (json: Record<string, any>) => void = () => {}): Terms {
   const json: Record<string, any> = {
