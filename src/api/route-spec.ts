@@ -3,6 +3,8 @@ import type { z } from 'zod';
 import type { Role } from '../db/schema';
 import { allow } from './auth';
 import { idempotency } from './idempotency';
+import { parseRequestPart } from './problem';
+import { EmptyQuery } from './schemas';
 import type { Logger } from 'pino';
 import type { Db } from '../db/connection';
 
@@ -58,10 +60,22 @@ function tagRoute(spec: RouteSpec): RequestHandler {
   };
 }
 
-/** Registers a route on the router: role check, then the idempotency check where the spec asks for it, then the handler. */
+/** Rejects a query string the route does not define, so a misspelt parameter is a 400 rather than ignored. */
+function checkQuery(schema: z.ZodObject): RequestHandler {
+  return (req, _res, next) => {
+    parseRequestPart(schema, req.query, 'query');
+    next();
+  };
+}
+
+/**
+ * Registers a route on the router: role check, query check, then the idempotency check
+ * where the spec asks for it, then the handler.
+ */
 export function mount(router: Router, spec: RouteSpec, deps: { db: Db; logger: Logger }, handler: RequestHandler): void {
   const chain: RequestHandler[] = [tagRoute(spec)];
   if (spec.roles !== 'public') chain.push(allow(...spec.roles));
+  chain.push(checkQuery(spec.query ?? EmptyQuery));
   if (spec.idempotent) chain.push(idempotency(deps.db, deps.logger));
   chain.push(handler);
   router[spec.method](spec.path, ...chain);
