@@ -10,6 +10,7 @@ Commands:
   keys create --role R  Create an API key (roles: admin, sales, ops, account_manager, finance, ingest)
   simulate              Simulate a deal over a usage file: --terms FILE --usage FILE [--format table|json|csv]
   review TERMS.json     Print the red flags and warnings of a term sheet
+  replay                Replay real LLM traffic through two contracts for months, on a stack of its own
 
 Run \`trueup <command> --help\` for a command's options.
 `;
@@ -34,6 +35,7 @@ const commands: Record<string, () => CommandRunner> = {
     const { runReview } = require('./review') as typeof import('./review');
     return (argv) => runReview(argv, process.stdout);
   },
+  replay: () => (require('./replay') as typeof import('./replay')).runReplay,
 };
 
 async function main(argv: string[]): Promise<number> {
