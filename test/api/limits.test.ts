@@ -1,5 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import pino from 'pino';
 import { ALL_ROUTES } from '../../src/api/catalog';
 import { openApiPath } from '../../src/api/route-spec';
 import { referenceTerms, signedContract, startApiServer, type ApiServer } from './support';
@@ -185,4 +186,31 @@ test('docs page renders offline', async () => {
   assert.match(response.headers.get('content-security-policy') ?? '', /default-src 'none'/);
   for (const spec of ALL_ROUTES) assert.ok(html.includes(`<code>${openApiPath(spec)}</code>`), `${openApiPath(spec)} is missing`);
   assert.doesNotMatch(html, /<script|<link|src=|https?:\/\//i);
+});
+
+test('request log names route and key, never the secret', async () => {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  const logged = await startApiServer({ logger });
+  try {
+    const token = await logged.keyFor('sales');
+    const created = await logged.request('POST', '/v1/contracts', { as: token, body: { terms: referenceTerms() } });
+    const id = created.body.id as string;
+    await logged.request('GET', `/v1/contracts/${id}/review?secret=hunter2`, { as: token });
+
+    const requests = lines.filter((line) => line.msg === 'request');
+    const review = requests.find((line) => line.route === '/v1/contracts/:id/review');
+    assert.ok(review, JSON.stringify(requests));
+    assert.equal(review.method, 'GET');
+    assert.equal(review.status, 400);
+    assert.equal(review.keyId, token.slice(3, 15));
+    assert.equal(review.contractId, id);
+    assert.equal(typeof review.durationMs, 'number');
+
+    const text = lines.map((line) => JSON.stringify(line)).join('\n');
+    assert.ok(!text.includes(token.slice(16)), 'the key secret is not logged');
+    assert.ok(!text.includes('hunter2'), 'query strings are not logged');
+  } finally {
+    await logged.close();
+  }
 });

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Client } from '@temporalio/client';
 import { sql } from 'kysely';
+import type { Logger } from 'pino';
 import { createApp } from '../../src/api/app';
 import { createApiKey } from '../../src/db/api-keys';
 import type { Db } from '../../src/db/connection';
@@ -107,6 +108,7 @@ export async function startApiServer(
     rateLimitPerMinute?: number;
     closeDelayMs?: number;
     updateResults?: Record<string, (request: any) => unknown>;
+    logger?: Logger;
   } = {},
 ): Promise<ApiServer> {
   const database = await migratedDatabase();
@@ -125,7 +127,7 @@ export async function startApiServer(
       closeDelayMs: options.closeDelayMs ?? 3_600_000,
       publicUrl: 'http://127.0.0.1',
     },
-    logger: silentLogger,
+    logger: options.logger ?? silentLogger,
     now: () => new Date(nowMs),
     rateLimitClockMs: () => rateClockMs,
   });
