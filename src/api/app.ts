@@ -17,7 +17,7 @@ import { publicRouter } from './routes/public';
 import { readsRouter } from './routes/reads';
 import { usageRouter } from './routes/usage';
 
-/** What the API needs from the outside; tests pass their own. */
+/** Dependencies of the API, which tests replace with their own. */
 export interface ApiDeps {
   db: Db;
   temporal: Client;

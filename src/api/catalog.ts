@@ -15,8 +15,8 @@ export const ROUTES = {
     path: '/health',
     roles: 'public',
     summary: 'Check PostgreSQL and Temporal',
-    description: 'Returns 503 when either does not answer. No key needed.',
-    responses: { 200: { description: 'both answer', schema: s.HealthSchema }, 503: { description: 'one does not answer', schema: s.HealthSchema } },
+    description: 'Returns 503 when either does not respond. No key needed.',
+    responses: { 200: { description: 'both respond', schema: s.HealthSchema }, 503: { description: 'one does not respond', schema: s.HealthSchema } },
   },
   openapi: {
     id: 'getOpenApiDocument',
@@ -185,9 +185,9 @@ export const ROUTES = {
     roles: ['ingest'],
     summary: 'Send usage events',
     description:
-      "Each event is judged on its own and answered accepted, deferred (with `nextPeriodStart`), duplicate or rejected (with the rule and field). Accepted and deferred events are stored before the answer. An ingest key sends only its own customer's usage; other contracts are 404. `eventId` makes a resend safe, so this route needs no Idempotency-Key.",
+      "Each event is judged on its own and gets the status accepted, deferred (with `nextPeriodStart`), duplicate or rejected (with the rule and field). Accepted and deferred events are stored before the answer. An ingest key sends only its own customer's usage; other contracts are 404. `eventId` makes a resend safe, so this route needs no Idempotency-Key.",
     body: s.UsageBodyDocumented,
-    responses: { 200: { description: 'one answer per event', schema: s.UsageResultSchema } },
+    responses: { 200: { description: 'one result per event', schema: s.UsageResultSchema } },
     problems: { 404: 'no such contract, or another customer’s', 409: 'the contract is a draft' },
   },
   getEntitlement: {

@@ -40,7 +40,7 @@ export const LIFECYCLE_QUERY_TIMEOUT_MS = 2_000;
 
 /**
  * Returns the contract workflow's `lifecycle` query result, or null when the workflow
- * does not exist, has no worker to answer, or does not answer within
+ * does not exist, has no worker to run the query, or does not respond within
  * `LIFECYCLE_QUERY_TIMEOUT_MS`: a contract read never fails for lack of it.
  */
 export async function queryLifecycle(temporal: Client, contractId: string, logger: Logger): Promise<LifecycleState | null> {

@@ -59,7 +59,7 @@ function idempotencyKeyOf(req: Request): string | undefined {
 
 /**
  * Claims the key for this request. Returns `claimed`, or the stored row when another
- * request holds or completed the key. A claim older than `ABANDONED_CLAIM_MS` is taken over.
+ * request owns or completed the key. A claim older than `ABANDONED_CLAIM_MS` is taken over.
  */
 async function claim(
   db: Db,
@@ -105,9 +105,9 @@ async function release(db: Db, apiKeyId: string, key: string): Promise<void> {
 /**
  * Honours an `Idempotency-Key` header on a route that creates or changes something. Keys
  * are scoped per API key. The first request with a key runs and, when it succeeds (2xx),
- * its status and JSON body are stored before they are sent; a repeat with the same method,
- * URL and body gets the stored response with `Idempotent-Replayed: true`, and a repeat
- * with a different request is a 422 problem. A failed request (4xx or 5xx) stores
+ * its status and JSON body are stored before they are sent. A repeat with the same method,
+ * URL and body gets the stored response with `Idempotent-Replayed: true`. A repeat with
+ * a different request is a 422 problem. A failed request (4xx or 5xx) stores
  * nothing, so a retry with the same key runs again. While the first request runs, a
  * repeat is a 409 problem with `Retry-After`.
  */

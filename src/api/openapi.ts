@@ -6,7 +6,7 @@ import { ProblemSchema } from './schemas';
 
 type JsonObject = Record<string, unknown>;
 
-/** Error statuses every authenticated route can answer, with what they mean. */
+/** Error statuses that every authenticated route can return, with their meaning. */
 const SHARED_PROBLEMS: Record<number, string> = {
   400: 'the request is invalid: `errors` names each field path and rule',
   401: 'the API key is missing, malformed, unknown or revoked',

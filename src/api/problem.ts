@@ -79,7 +79,7 @@ export const notFoundHandler: RequestHandler = (req, _res, next) => {
 };
 
 /**
- * Answers 415 for a request with a body that is not JSON (`application/json` or
+ * Rejects with 415 a request whose body is not JSON (`application/json` or
  * `application/*+json`), because every route reads JSON and would otherwise see no body.
  */
 export const requireJsonBody: RequestHandler = (req, _res, next) => {
@@ -96,8 +96,9 @@ export const requireJsonBody: RequestHandler = (req, _res, next) => {
 };
 
 /**
- * Maps every error to a problem document. Errors of body parsing keep their 4xx status;
- * anything unexpected is logged with its stack and answered 500 with no internals.
+ * Maps every error to a problem document. Errors of body parsing keep their 4xx status.
+ * Anything unexpected gets a 500 with no internals and is logged with its name and
+ * message (the stack at debug level only).
  */
 export function problemHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {

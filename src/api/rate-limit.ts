@@ -9,7 +9,7 @@ interface Bucket {
 /**
  * Limits each API key to `perMinute` requests a minute with a token bucket: a bucket holds
  * up to `perMinute` tokens, refills at `perMinute / 60` tokens a second, and each request
- * takes one. An empty bucket answers 429 with `Retry-After` in whole seconds. Buckets live
+ * takes one. An empty bucket gets a 429 response with `Retry-After` in whole seconds. Buckets live
  * in this process's memory, so each API process counts on its own. Runs after
  * authentication; requests without a valid key are not counted.
  */

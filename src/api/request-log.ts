@@ -2,7 +2,7 @@ import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
 
 /**
- * Logs each request once it is answered, at info: method, route pattern, status,
+ * Logs each request at info once the response is sent: method, route pattern, status,
  * duration, API key id and the contract id when the request names one. The URL's query
  * and every header stay out of the log, so no secret is logged.
  */

@@ -14,7 +14,7 @@ export interface ResponseSpec {
   description: string;
   /** Documents the JSON body; absent for a response without one. */
   schema?: z.ZodType;
-  /** Media type of the body; `application/json` unless told. */
+  /** Media type of the body, `application/json` by default. */
   contentType?: string;
 }
 
@@ -70,7 +70,7 @@ function checkQuery(schema: z.ZodObject): RequestHandler {
 
 /**
  * Registers a route on the router: role check, query check, then the idempotency check
- * where the spec asks for it, then the handler.
+ * on routes marked `idempotent`, then the handler.
  */
 export function mount(router: Router, spec: RouteSpec, deps: { db: Db; logger: Logger }, handler: RequestHandler): void {
   const chain: RequestHandler[] = [tagRoute(spec)];

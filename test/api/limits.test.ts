@@ -103,7 +103,7 @@ test('replayed operation runs its update once', async () => {
   assert.deepEqual(updates[0]!.args[0], { credits: '500', expiresAt: '2026-03-01T00:00:00.000Z', by: opsKeyId, reason: 'service credit for an outage' });
 });
 
-test('tier answer says what changed', async () => {
+test('tier change returns what changed', async () => {
   const contractId = await signedContract(api);
   const response = await api.request('POST', `/v1/contracts/${contractId}/tier`, { as: 'ops', body: { tier: 'scale', reason: 'customer outgrew growth' } });
   assert.equal(response.status, 200, response.text);
@@ -117,7 +117,7 @@ test('operation on a draft is a 409', async () => {
   assert.equal(response.body.type, 'urn:trueup:problem:contract-not-running');
 });
 
-test('rate limit answers 429 with Retry-After', async () => {
+test('rate limit returns 429 with Retry-After', async () => {
   const limited = await startApiServer({ rateLimitPerMinute: 5 });
   try {
     const token = await limited.keyFor('finance');

@@ -5,7 +5,7 @@ import type { RouteSpec } from '../../src/api/route-spec';
 import type { Role } from '../../src/db/schema';
 import { referenceTerms, startApiServer, type ApiServer } from './support';
 
-// Every route with every kind of caller: allowed exactly where the catalog says, with
+// Every route with every kind of caller: allowed exactly where the catalog allows, with
 // ingest keys confined to their own customer's contracts.
 
 type Caller = { name: string; token: () => Promise<string | undefined>; role?: Role; customer?: string };
@@ -49,7 +49,7 @@ const callers: Caller[] = [
   { name: 'unknown key', token: async () => UNKNOWN_TOKEN },
 ];
 
-/** A request each route accepts from an allowed caller (it may still answer 409 where the state forbids a repeat). */
+/** A request each route accepts from an allowed caller (it may still get a 409 where the state forbids a repeat). */
 function requestFor(spec: RouteSpec, attempt: number): { path: string; body?: unknown } {
   const path = `/v1${spec.path}`.replace(':id', contractId).replace(':number', invoiceNumber);
   switch (spec) {

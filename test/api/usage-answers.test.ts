@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { signedContract, startApiServer, type ApiServer } from './support';
 
-// Each kind of usage event gets the answer the billing rules give it. The contract runs
+// Each kind of usage event gets the status the billing rules give it. The contract runs
 // 2026-01-01 to 2026-03-01 (two monthly periods, UTC) with a one-hour close delay; the
 // API's clock is set per test.
 

@@ -22,7 +22,7 @@ import { mount } from '../route-spec';
 import { AmendBody, ChangeTierBody, ContractIdParams, GrantBody, TerminateBody } from '../schemas';
 import { termsErrors } from './contracts';
 
-/** How long a route waits for a workflow update before answering 503; the update may still complete. */
+/** Time a route waits for a workflow update before it responds 503; the update may still complete. */
 export const UPDATE_TIMEOUT_MS = 30_000;
 
 /** Refusal fields that mean the contract's state forbids the operation (409), not that the request is wrong (422). */
@@ -67,7 +67,7 @@ function refusalProblem(failure: ApplicationFailure, contractId: string): Proble
 /**
  * Runs a workflow update on the contract's workflow and maps its failures to problems:
  * a refusal (an `OperationRejected` or `TierChangeRejected` failure) to 422 or 409
- * naming the field, a missing workflow to 409, and no answer within `UPDATE_TIMEOUT_MS`
+ * naming the field, a missing workflow to 409, and no result within `UPDATE_TIMEOUT_MS`
  * to 503. Anything else is rethrown and answered 500.
  */
 async function executeUpdate<Result, Request>(deps: ApiDeps, contractId: string, name: string, updateId: string, request: Request): Promise<Result> {
