@@ -1,4 +1,4 @@
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import {
   admitEvents,
   DomainError,
@@ -169,17 +169,17 @@ async function judgeEvents(
     answers[index] = { eventId, status: 'rejected', field: `events[${index}].${field}`, rule, reason };
   };
 
+  // One array parameter rather than one parameter per id: PostgreSQL parses and plans
+  // the lookup of a 1,000-event batch in a fraction of the time.
   const ids = [...new Set(input.events.map((e) => e.eventId))];
   const stored = new Map<string, { meter: string; quantity: string; occurred_at: Date; period_index: number }>();
-  for (let offset = 0; offset < ids.length; offset += 1000) {
-    const rows = await trx
-      .selectFrom('usage_events')
-      .select(['event_id', 'meter', 'quantity', 'occurred_at', 'period_index'])
-      .where('contract_id', '=', contract.id)
-      .where('event_id', 'in', ids.slice(offset, offset + 1000))
-      .execute();
-    for (const row of rows) stored.set(row.event_id, row);
-  }
+  const rows = await trx
+    .selectFrom('usage_events')
+    .select(['event_id', 'meter', 'quantity', 'occurred_at', 'period_index'])
+    .where('contract_id', '=', contract.id)
+    .where(sql<boolean>`event_id = any(${ids}::text[])`)
+    .execute();
+  for (const row of rows) stored.set(row.event_id, row);
 
   const closedPeriods = new Set(
     (
@@ -266,6 +266,12 @@ async function judgeEvents(
   return judged;
 }
 
+/**
+ * Inserts the judged events of one period in arrival order, so `arrival_seq` follows it.
+ * The rows travel as one array per column, expanded by `unnest`: 13 parameters for any
+ * batch size instead of 13 per row, which saves most of the statement's parse and bind
+ * work in the client and in PostgreSQL.
+ */
 async function insertEvents(
   trx: Transaction<Database>,
   contractId: string,
@@ -273,30 +279,46 @@ async function insertEvents(
   admittedCount: number,
   arrivedAt: Date,
 ): Promise<void> {
-  // 14 parameters a row: 1,000 rows stay under PostgreSQL's 65,535 bind parameters.
-  for (let offset = 0; offset < items.length; offset += 1000) {
-    await trx
-      .insertInto('usage_events')
-      .values(
-        items.slice(offset, offset + 1000).map((item, position) => {
-          const admitted = offset + position < admittedCount;
-          return {
-            contract_id: contractId,
-            event_id: item.event.eventId,
-            meter: item.event.meter,
-            quantity: new Exact(item.event.quantity).toFixed(),
-            credits: item.credits,
-            occurred_at: item.occurredAt,
-            arrived_at: arrivedAt,
-            consumed_at: item.consumedAt,
-            period_index: item.periodIndex,
-            late: item.late,
-            status: admitted ? ('admitted' as const) : ('deferred' as const),
-            consumed_period_index: admitted ? item.periodIndex : null,
-            properties: item.event.properties ? JSON.stringify(item.event.properties) : null,
-          };
-        }),
-      )
-      .execute();
-  }
+  if (items.length === 0) return;
+  const columns = {
+    eventIds: [] as string[],
+    meters: [] as string[],
+    quantities: [] as string[],
+    credits: [] as string[],
+    occurredAt: [] as string[],
+    consumedAt: [] as string[],
+    periodIndexes: [] as number[],
+    late: [] as boolean[],
+    statuses: [] as ('admitted' | 'deferred')[],
+    consumedPeriodIndexes: [] as (number | null)[],
+    properties: [] as (string | null)[],
+  };
+  items.forEach((item, position) => {
+    const admitted = position < admittedCount;
+    columns.eventIds.push(item.event.eventId);
+    columns.meters.push(item.event.meter);
+    columns.quantities.push(new Exact(item.event.quantity).toFixed());
+    columns.credits.push(item.credits);
+    columns.occurredAt.push(item.occurredAt.toISOString());
+    columns.consumedAt.push(item.consumedAt.toISOString());
+    columns.periodIndexes.push(item.periodIndex);
+    columns.late.push(item.late);
+    columns.statuses.push(admitted ? 'admitted' : 'deferred');
+    columns.consumedPeriodIndexes.push(admitted ? item.periodIndex : null);
+    columns.properties.push(item.event.properties ? JSON.stringify(item.event.properties) : null);
+  });
+
+  await sql`
+    insert into usage_events (contract_id, event_id, meter, quantity, credits, occurred_at, arrived_at,
+      consumed_at, period_index, late, status, consumed_period_index, properties)
+    select ${contractId}, e.event_id, e.meter, e.quantity, e.credits, e.occurred_at, ${arrivedAt.toISOString()}::timestamptz,
+      e.consumed_at, e.period_index, e.late, e.status, e.consumed_period_index, e.properties
+    from unnest(
+      ${columns.eventIds}::text[], ${columns.meters}::text[], ${columns.quantities}::numeric[], ${columns.credits}::numeric[],
+      ${columns.occurredAt}::timestamptz[], ${columns.consumedAt}::timestamptz[], ${columns.periodIndexes}::integer[],
+      ${columns.late}::boolean[], ${columns.statuses}::text[], ${columns.consumedPeriodIndexes}::integer[], ${columns.properties}::jsonb[]
+    ) with ordinality as e(event_id, meter, quantity, credits, occurred_at, consumed_at, period_index, late, status,
+      consumed_period_index, properties, position)
+    order by e.position
+  `.execute(trx);
 }
