@@ -14,7 +14,8 @@ export function requestLog(logger: Logger): RequestHandler {
       logger.info(
         {
           method: req.method,
-          route: (res.locals.route as string | undefined) ?? 'unmatched',
+          // Before a route matches (a 401, or a 404 for an unknown path) only the path is known.
+          ...(res.locals.route ? { route: res.locals.route as string } : { path: req.path }),
           status: res.statusCode,
           durationMs: Math.round(durationMs * 10) / 10,
           keyId: req.principal?.keyId ?? null,
