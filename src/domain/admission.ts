@@ -96,6 +96,12 @@ export interface OpenPeriodAdmissionInput {
 export interface AdmissionItem {
   credits: string;
   count?: number;
+  /**
+   * Number of events whose credits were summed into `credits`, judged together: all are
+   * admitted or all deferred. Lets a caller offer a block it expects to fit in one step.
+   * Requires `count` to be 1 or absent.
+   */
+  summedEvents?: number;
   consumedAt: string;
   /** Arrival time, ISO 8601, recorded on a tier change; `consumedAt` when absent. */
   arrivedAt?: string;
@@ -305,6 +311,8 @@ class AdmissionRun {
   deferredEvents: number;
   throttled: boolean;
   readonly tierChanges: TierChange[] = [];
+  /** Threshold alerts reached under a tier this call upgraded away from. */
+  private readonly alertsBeforeTierChanges: AlertToRaise[] = [];
   becameThrottled = false;
   lastUsedSegment: number;
 
@@ -318,6 +326,8 @@ class AdmissionRun {
   private pendingDeferred = new Map<string, number>();
   private pendingCarriedDeferred = new Map<string, number>();
   private lastConsumedAt = '';
+  /** Events each unit of the item being judged stands for (its `summedEvents`). */
+  private eventWeight = 1;
   private lastSegment = 0;
 
   constructor(state: PeriodAdmissionState, terms: Terms) {
@@ -485,6 +495,11 @@ class AdmissionRun {
     if (!Number.isInteger(count) || count < 1) {
       throw DomainInputError.of(SUBJECT, 'count', 'minimum', `must be an integer >= 1, got ${count}`);
     }
+    const weight = item.summedEvents ?? 1;
+    if (!Number.isInteger(weight) || weight < 1 || (weight > 1 && count > 1)) {
+      throw DomainInputError.of(SUBJECT, 'summedEvents', 'minimum', `must be an integer >= 1 on an item of count 1, got ${weight} with count ${count}`);
+    }
+    this.eventWeight = weight;
     const value = this.credit(item.credits);
     const segment = this.segmentOf(item.consumedAt);
     if (this.throttled) {
@@ -493,7 +508,7 @@ class AdmissionRun {
     }
     if (this.tier.spendCap === undefined) {
       this.acceptOwn(item.credits, value, count, segment);
-      return count;
+      return count * weight;
     }
 
     let window = this.window;
@@ -503,7 +518,7 @@ class AdmissionRun {
     }
     if (window !== undefined && this.pendingApproximate + value.approximate * count <= window.roomEstimate) {
       this.acceptOwn(item.credits, value, count, segment);
-      return count;
+      return count * weight;
     }
 
     let admitted = 0;
@@ -524,7 +539,7 @@ class AdmissionRun {
         break;
       }
     }
-    return admitted;
+    return admitted * weight;
   }
 
   /** Judges carried-in usage at the period's start; returns how many of the item's events fit. */
@@ -533,6 +548,11 @@ class AdmissionRun {
     if (!Number.isInteger(count) || count < 1) {
       throw DomainInputError.of(SUBJECT, 'count', 'minimum', `must be an integer >= 1, got ${count}`);
     }
+    const weight = item.summedEvents ?? 1;
+    if (!Number.isInteger(weight) || weight < 1 || (weight > 1 && count > 1)) {
+      throw DomainInputError.of(SUBJECT, 'summedEvents', 'minimum', `must be an integer >= 1 on an item of count 1, got ${weight} with count ${count}`);
+    }
+    this.eventWeight = weight;
     const value = this.credit(item.credits);
     if (this.throttled) {
       this.deferCarried(item.credits, count);
@@ -585,7 +605,7 @@ class AdmissionRun {
 
   private deferCarried(text: string, count: number): void {
     this.pendingCarriedDeferred.set(text, (this.pendingCarriedDeferred.get(text) ?? 0) + count);
-    this.deferredEvents += count;
+    this.deferredEvents += count * this.eventWeight;
   }
 
   private acceptOwn(text: string, value: CreditValue, count: number, segment: number): void {
@@ -596,13 +616,13 @@ class AdmissionRun {
       this.segmentCredits[segment] = (this.segmentCredits[segment] as Decimal).plus(value.exact.times(count));
     }
     this.pendingCredits.set(text, (this.pendingCredits.get(text) ?? 0) + count);
-    this.admittedEvents += count;
+    this.admittedEvents += count * this.eventWeight;
     if (!value.exact.isZero()) this.lastUsedSegment = Math.max(this.lastUsedSegment, segment);
   }
 
   private deferOwn(text: string, count: number): void {
     this.pendingDeferred.set(text, (this.pendingDeferred.get(text) ?? 0) + count);
-    this.deferredEvents += count;
+    this.deferredEvents += count * this.eventWeight;
   }
 
   private flushWindow(): void {
@@ -625,6 +645,7 @@ class AdmissionRun {
     const rank = tierRank(this.terms, this.tier.name);
     for (const candidate of this.terms.tiers.slice(rank + 1)) {
       if (this.fitsWith(candidate, segment, credits, carriedIn)) {
+        this.alertsBeforeTierChanges.push(...this.thresholdAlerts());
         this.tierChanges.push({ from: this.tier.name, to: candidate.name, at });
         this.tier = candidate;
         this.flushWindow();
@@ -634,17 +655,16 @@ class AdmissionRun {
     return false;
   }
 
-  /** Returns the alerts the state now calls for that admission has not raised yet in this period. */
-  alerts(): AlertToRaise[] {
+  /**
+   * Returns the usage and spend threshold alerts reached under the tier in force.
+   * Usage and charges only grow within a tier, so checking before each tier change and
+   * at the end of a call raises the same alerts as checking after every event.
+   */
+  private thresholdAlerts(): AlertToRaise[] {
     this.flush();
     const { terms, state, tier } = this;
-    const raised = new Set(state.raisedAlertKeys);
-    const used = this.admitted.plus(this.carriedIn);
     const alerts: AlertToRaise[] = [];
-    for (const change of this.tierChanges) {
-      alerts.push(tierUpgradedAlert(terms, state.contractId, state.periodIndex, change.from, change.to));
-    }
-    if (this.throttled) alerts.push(throttledAlert(terms, state.contractId, state.periodIndex, tier, state.end));
+    const used = this.admitted.plus(this.carriedIn);
     for (const percent of usageThresholdsReached(terms, tier, used)) {
       alerts.push(usageThresholdAlert(terms, state.contractId, state.periodIndex, tier, percent));
     }
@@ -654,6 +674,19 @@ class AdmissionRun {
         alerts.push(spendThresholdAlert(terms, state.contractId, state.periodIndex, tier, percent));
       }
     }
+    return alerts;
+  }
+
+  /** Returns the alerts the state now calls for that admission has not raised yet in this period. */
+  alerts(): AlertToRaise[] {
+    const { terms, state, tier } = this;
+    const raised = new Set(state.raisedAlertKeys);
+    const alerts: AlertToRaise[] = [...this.alertsBeforeTierChanges];
+    for (const change of this.tierChanges) {
+      alerts.push(tierUpgradedAlert(terms, state.contractId, state.periodIndex, change.from, change.to));
+    }
+    if (this.throttled) alerts.push(throttledAlert(terms, state.contractId, state.periodIndex, tier, state.end));
+    alerts.push(...this.thresholdAlerts());
     return mergeAlerts(alerts).filter((alert) => !raised.has(alert.key));
   }
 
@@ -694,7 +727,7 @@ export function admitEvents(state: PeriodAdmissionState, terms: Terms, items: re
   for (const item of items) {
     const admitted = run.admitOwn(item);
     admittedEvents += admitted;
-    deferredEvents += eventCount(item) - admitted;
+    deferredEvents += eventCount(item) * (item.summedEvents ?? 1) - admitted;
   }
   const alerts = run.alerts();
   return {

@@ -36,6 +36,11 @@ export interface SimulationOptions {
   closeDelayMs?: number;
   /** Contract id used in alert and invoice keys; `simulation` when absent. */
   contractId?: string;
+  /**
+   * Most events offered to admission as one group; 8192 when absent. The result does not
+   * depend on it: 1 judges every event alone, which tests use as the reference.
+   */
+  groupSize?: number;
 }
 
 /** An invoice of a simulation, numbered `SIM-0001`, `SIM-0002`, ... in issue order. */
@@ -79,8 +84,8 @@ export interface SimulationRun {
   closes: CloseResult[];
 }
 
-/** Most events offered to admission as one group; bounds the work redone when a group does not fit. */
-const GROUP_SIZE = 8192;
+/** Default of `SimulationOptions.groupSize`; bounds the work redone when a group does not fit. */
+const DEFAULT_GROUP_SIZE = 8192;
 
 /** One hour, the default close delay. */
 export const DEFAULT_CLOSE_DELAY_MS = 3_600_000;
@@ -128,6 +133,15 @@ function parseInstant(text: string): number {
   return ISO_INSTANT.test(text) && OFFSET_SUFFIX.test(text) ? Date.parse(text) : NaN;
 }
 
+/** Formats an integer count of 10^-`scale` units as a decimal string. */
+function unitsToDecimal(units: bigint, scale: number): string {
+  if (scale === 0) return units.toString();
+  const digits = units.toString().padStart(scale + 1, '0');
+  const fraction = digits.slice(-scale).replace(/0+$/, '');
+  const whole = digits.slice(0, -scale);
+  return fraction === '' ? whole : `${whole}.${fraction}`;
+}
+
 /** Events ready for the loop, as parallel arrays in arrival order. */
 interface PreparedEvents {
   times: number[];
@@ -135,6 +149,9 @@ interface PreparedEvents {
   creditIds: Int32Array;
   /** Distinct event sizes in credits, as decimal strings. */
   creditTexts: string[];
+  /** Distinct event sizes as integers in units of 10^-`creditScale` credits, for exact sums. */
+  creditUnits: bigint[];
+  creditScale: number;
   count: number;
   accepted: number;
   duplicates: number;
@@ -256,10 +273,17 @@ function prepareEvents(terms: Terms, rows: readonly UsageRow[], start: number, e
     outTimes.push(times[i] as number);
   }
   rejected.sort((a, b) => a.row - b.row);
+  const creditScale = Math.max(0, ...creditTexts.map((text) => (text.split('.')[1] ?? '').length));
+  const creditUnits = creditTexts.map((text) => {
+    const [whole, fraction = ''] = text.split('.');
+    return BigInt(`${whole}${fraction.padEnd(creditScale, '0')}`);
+  });
   return {
     times: outTimes,
     creditIds: outCredits.subarray(0, outTimes.length),
     creditTexts,
+    creditUnits,
+    creditScale,
     count: outTimes.length,
     accepted: outTimes.length,
     duplicates,
@@ -273,10 +297,13 @@ class SimulatedContract {
   readonly contractId: string;
   readonly schedule: ReturnType<typeof periodSchedule>;
   readonly closeDelay: number;
+  readonly groupSize: number;
   readonly states: (PeriodAdmissionState | undefined)[];
   readonly admissionAlerts: AlertToRaise[][];
   readonly ownDeferred: DeferredUsage[][];
   readonly carriedIn: { admitted: DeferredUsage[]; deferred: DeferredUsage[] }[];
+  /** Events each deferred block stands for, as a range of the prepared events. */
+  private readonly blockEvents = new WeakMap<DeferredUsage, { from: number; to: number }>();
   readonly closes: CloseResult[] = [];
   readonly movements: LedgerMovement[] = [];
   readonly issuedInvoices: { draft: InvoiceDraft; issuedAt: number; order: number }[] = [];
@@ -285,8 +312,9 @@ class SimulatedContract {
   accrued: AccruedOverage[] = [];
   nextClose = 0;
 
-  constructor(terms: Terms, contractId: string, closeDelay: number) {
+  constructor(terms: Terms, contractId: string, closeDelay: number, groupSize: number) {
     this.terms = terms;
+    this.groupSize = groupSize;
     this.contractId = contractId;
     this.closeDelay = closeDelay;
     this.schedule = periodSchedule(terms);
@@ -327,51 +355,38 @@ class SimulatedContract {
 
   /**
    * Offers events `[from, to)` of one period to admission in groups of at most
-   * `GROUP_SIZE` events within one segment. A group is first offered as one item per
-   * distinct event size. Charges only grow with usage, so when all of it fits without a
-   * tier change the outcome equals offering its events one by one. Otherwise the group
+   * `groupSize` events within one segment. A group is first offered as one item, its
+   * credits summed exactly. Charges only grow with usage, so when all of it fits without
+   * a tier change the outcome equals offering its events one by one. Otherwise the group
    * is offered again event by event, in arrival order.
    */
   admit(index: number, events: PreparedEvents, from: number, to: number): void {
     if (from >= to) return;
     const starts = admissionSegmentStarts(this.open(index));
-    const counts = new Float64Array(events.creditTexts.length);
-    const touched: number[] = [];
     let segment = 0;
     let groupStart = from;
     for (let i = from; i < to; i++) {
       const time = events.times[i] as number;
       let nextSegment = segment;
       while (nextSegment + 1 < starts.length && (starts[nextSegment + 1] as number) <= time) nextSegment++;
-      if (nextSegment !== segment || i - groupStart >= GROUP_SIZE) {
-        this.admitGroup(index, events, groupStart, i, segment, counts, touched);
+      if (nextSegment !== segment || i - groupStart >= this.groupSize) {
+        this.admitGroup(index, events, groupStart, i, segment);
         groupStart = i;
         segment = nextSegment;
       }
-      const id = events.creditIds[i] as number;
-      if (counts[id] === 0) touched.push(id);
-      counts[id] = (counts[id] as number) + 1;
     }
-    this.admitGroup(index, events, groupStart, to, segment, counts, touched);
+    this.admitGroup(index, events, groupStart, to, segment);
   }
 
-  private admitGroup(
-    index: number,
-    events: PreparedEvents,
-    from: number,
-    to: number,
-    segment: number,
-    counts: Float64Array,
-    touched: number[],
-  ): void {
+  private admitGroup(index: number, events: PreparedEvents, from: number, to: number, segment: number): void {
     if (from >= to) return;
     const state = this.states[index] as PeriodAdmissionState;
     const consumedAt = state.segmentStarts[segment] as string;
-    const summed: AdmissionItem[] = touched.map((id) => ({ credits: events.creditTexts[id] as string, count: counts[id] as number, consumedAt }));
-    for (const id of touched) counts[id] = 0;
-    touched.length = 0;
+    let units = 0n;
+    for (let i = from; i < to; i++) units += events.creditUnits[events.creditIds[i] as number] as bigint;
+    const summed: AdmissionItem = { credits: unitsToDecimal(units, events.creditScale), summedEvents: to - from, consumedAt };
 
-    let result = admitEvents(state, this.terms, summed);
+    let result = admitEvents(state, this.terms, [summed]);
     const allFit = result.admittedEvents === to - from && result.tierChanges.length === 0;
     if (!allFit && !state.throttled) {
       const items: AdmissionItem[] = [];
@@ -386,22 +401,77 @@ class SimulatedContract {
     this.states[index] = result.state;
     this.admissionAlerts[index]?.push(...result.alerts);
 
-    // Deferred events are kept in runs of equal credits within one group, in arrival order.
-    const deferred = this.ownDeferred[index] as DeferredUsage[];
-    const firstDeferred = from + result.admittedEvents;
-    for (let i = firstDeferred; i < to; i++) {
+    const deferred = this.deferredBlock(events, from + result.admittedEvents, to);
+    if (deferred !== undefined) this.ownDeferred[index]?.push(deferred);
+  }
+
+  /**
+   * Returns the deferred events `[from, to)` of one group as one item: a single event, or
+   * a block whose credits are their exact sum. A block remembers its events, so it can be
+   * judged event by event when it does not fit whole in a later period.
+   */
+  deferredBlock(events: PreparedEvents, from: number, to: number): DeferredUsage | undefined {
+    if (from >= to) return undefined;
+    const occurredAt = new Date(events.times[from] as number).toISOString();
+    if (to - from === 1) return { credits: events.creditTexts[events.creditIds[from] as number] as string, occurredAt };
+    let units = 0n;
+    for (let i = from; i < to; i++) units += events.creditUnits[events.creditIds[i] as number] as bigint;
+    const block: DeferredUsage = { credits: unitsToDecimal(units, events.creditScale), summedEvents: to - from, occurredAt };
+    this.blockEvents.set(block, { from, to });
+    return block;
+  }
+
+  /** Returns events `[from, to)` as runs of equal credits, in arrival order. */
+  private eventRuns(events: PreparedEvents, from: number, to: number): DeferredUsage[] {
+    const runs: DeferredUsage[] = [];
+    for (let i = from; i < to; i++) {
       const credits = events.creditTexts[events.creditIds[i] as number] as string;
-      const last = deferred[deferred.length - 1];
-      if (last !== undefined && last.credits === credits && i > firstDeferred) {
-        last.count = (last.count ?? 1) + 1;
-      } else {
-        deferred.push({ credits, count: 1, occurredAt: new Date(events.times[i] as number).toISOString() });
-      }
+      const last = runs[runs.length - 1];
+      if (last !== undefined && last.credits === credits) last.count = (last.count ?? 1) + 1;
+      else runs.push({ credits, count: 1, occurredAt: new Date(events.times[i] as number).toISOString() });
     }
+    return runs;
+  }
+
+  /**
+   * Judges the usage carried into period `index` in its original order, as
+   * `admitCarriedIn` does live. A block is offered whole first and, when it does not fit
+   * whole, event by event. Once the period is throttled the rest is deferred as it is.
+   */
+  carryIn(index: number, state: PeriodAdmissionState, items: readonly DeferredUsage[], events: PreparedEvents): void {
+    const admitted: DeferredUsage[] = [];
+    const deferred: DeferredUsage[] = [];
+    let current = state;
+    let position = 0;
+    for (; position < items.length && !current.throttled; position++) {
+      const item = items[position] as DeferredUsage;
+      const range = this.blockEvents.get(item);
+      let judged = admitCarriedIn(current, this.terms, [item]);
+      if (range !== undefined && (judged.admitted.length === 0 || judged.tierChanges.length > 0)) {
+        judged = admitCarriedIn(current, this.terms, this.eventRuns(events, range.from, range.to));
+        const admittedEvents = judged.admitted.reduce((total, run) => total + (run.count ?? 1), 0);
+        const rest = this.deferredBlock(events, range.from + admittedEvents, range.to);
+        admitted.push(...judged.admitted);
+        if (rest !== undefined) deferred.push(rest);
+      } else {
+        admitted.push(...judged.admitted);
+        deferred.push(...judged.deferred);
+      }
+      current = judged.state;
+      this.admissionAlerts[index]?.push(...judged.alerts);
+    }
+    if (position < items.length) {
+      const judged = admitCarriedIn(current, this.terms, items.slice(position));
+      deferred.push(...judged.deferred);
+      current = judged.state;
+      this.admissionAlerts[index]?.push(...judged.alerts);
+    }
+    this.states[index] = current;
+    this.carriedIn[index] = { admitted, deferred };
   }
 
   /** Closes period `index` at its end plus the close delay, then hands its deferred usage to the next period. */
-  close(index: number): void {
+  close(index: number, events: PreparedEvents): void {
     const state = this.open(index);
     const final = index === this.schedule.length - 1;
     const nextState = this.states[index + 1];
@@ -436,10 +506,7 @@ class SimulatedContract {
 
     if (!final) {
       const next = nextState === undefined ? this.open(index + 1) : applyGrantBalances(nextState, this.balances);
-      const carried = admitCarriedIn(next, this.terms, result.deferredOut);
-      this.states[index + 1] = carried.state;
-      this.carriedIn[index + 1] = { admitted: carried.admitted, deferred: carried.deferred };
-      this.admissionAlerts[index + 1]?.push(...carried.alerts);
+      this.carryIn(index + 1, next, result.deferredOut, events);
     }
   }
 }
@@ -458,7 +525,11 @@ export function runSimulation(terms: Terms, rows: readonly UsageRow[], options: 
   if (!Number.isFinite(closeDelay) || closeDelay < 0) {
     throw DomainInputError.of('Invalid simulation options', 'closeDelayMs', 'minimum', `must be a number of milliseconds >= 0, got ${closeDelay}`);
   }
-  const contract = new SimulatedContract(terms, options.contractId ?? 'simulation', closeDelay);
+  const groupSize = options.groupSize ?? DEFAULT_GROUP_SIZE;
+  if (!Number.isInteger(groupSize) || groupSize < 1) {
+    throw DomainInputError.of('Invalid simulation options', 'groupSize', 'minimum', `must be an integer >= 1, got ${groupSize}`);
+  }
+  const contract = new SimulatedContract(terms, options.contractId ?? 'simulation', closeDelay, groupSize);
   const schedule = contract.schedule;
   const start = (schedule[0] as { start: Date }).start.getTime();
   const end = (schedule[schedule.length - 1] as { end: Date }).end.getTime();
@@ -474,13 +545,13 @@ export function runSimulation(terms: Terms, rows: readonly UsageRow[], options: 
       contract.admit(period, events, batchStart, i);
       batchStart = i;
       while (contract.nextClose < schedule.length && contract.closeTime(contract.nextClose) <= time) {
-        contract.close(contract.nextClose);
+        contract.close(contract.nextClose, events);
       }
       while (time >= (schedule[period] as { end: Date }).end.getTime()) period++;
     }
   }
   contract.admit(period, events, batchStart, events.count);
-  while (contract.nextClose < schedule.length) contract.close(contract.nextClose);
+  while (contract.nextClose < schedule.length) contract.close(contract.nextClose, events);
 
   return {
     result: buildResult(terms, contract, events),

@@ -19,6 +19,11 @@ export interface DeferredUsage {
   credits: string;
   /** Number of consecutive events of this size; 1 when absent. */
   count?: number;
+  /**
+   * Number of consecutive events whose credits were summed into `credits`, judged
+   * together: all are admitted or all deferred. Requires `count` to be 1 or absent.
+   */
+  summedEvents?: number;
   /** Time the first of these events occurred, ISO 8601. */
   occurredAt: string;
   /** Idempotency key of the event, when the item is one event. */
