@@ -192,7 +192,7 @@ async function judgeEvents(
     ).map((row) => row.period_index),
   );
 
-  const seenInBatch = new Map<string, IncomingEvent>();
+  const seenInBatch = new Map<string, { event: IncomingEvent; periodIndex: number }>();
   const judged: Judged[] = [];
   input.events.forEach((event, index) => {
     const { eventId } = event;
@@ -205,11 +205,10 @@ async function judgeEvents(
     const inBatch = seenInBatch.get(eventId);
     if (inBatch) {
       const sameAsEarlier =
-        inBatch.meter === event.meter &&
-        new Exact(inBatch.quantity).equals(event.quantity) &&
-        Date.parse(inBatch.occurredAt) === Date.parse(event.occurredAt);
-      const periodIndex = periodIndexAt(first, new Date(inBatch.occurredAt)) ?? 0;
-      if (sameAsEarlier) answers[index] = { eventId, status: 'duplicate', periodIndex };
+        inBatch.event.meter === event.meter &&
+        new Exact(inBatch.event.quantity).equals(event.quantity) &&
+        Date.parse(inBatch.event.occurredAt) === Date.parse(event.occurredAt);
+      if (sameAsEarlier) answers[index] = { eventId, status: 'duplicate', periodIndex: inBatch.periodIndex };
       else reject(index, eventId, 'eventId', 'conflict', `Event ${eventId} appears earlier in this batch with a different meter, quantity or time.`);
       return;
     }
@@ -260,7 +259,7 @@ async function judgeEvents(
       return;
     }
 
-    seenInBatch.set(eventId, event);
+    seenInBatch.set(eventId, { event, periodIndex });
     judged.push({ index, event, credits, occurredAt, consumedAt, periodIndex, late: !ownOpen });
   });
   return judged;

@@ -126,6 +126,15 @@ test('late event goes to the period open at arrival', async () => {
   assert.equal(row.consumed_at.toISOString(), '2026-02-03T00:00:00.000Z');
 });
 
+test('late event repeated in a batch counts once', async () => {
+  // January has closed, so both copies belong to February, the period open at arrival.
+  api.setNow('2026-02-03T00:00:00Z');
+  const answer = await send([event('l-2', '2026-01-21T08:00:00Z'), event('l-2', '2026-01-21T08:00:00Z')]);
+  assert.deepEqual(answer.events[0], { eventId: 'l-2', status: 'accepted', periodIndex: 1, late: true });
+  assert.deepEqual(answer.events[1], { eventId: 'l-2', status: 'duplicate', periodIndex: 1 });
+  assert.equal(await storedCount('l-2'), 1);
+});
+
 test('event within the close delay stays in its period', async () => {
   api.setNow('2026-02-01T00:30:00Z');
   const answer = await send([event('cd-1', '2026-01-31T23:59:00Z')]);

@@ -4,12 +4,15 @@ import type { ApiDeps } from '../app';
 import { ROUTES } from '../catalog';
 import { mount } from '../route-spec';
 
-async function check(probe: () => Promise<unknown>): Promise<{ ok: boolean; error?: string }> {
+// The answer says only whether a part is reachable; the error itself, which may name hosts
+// and users, goes to the log.
+async function check(deps: ApiDeps, part: string, probe: () => Promise<unknown>): Promise<{ ok: boolean; error?: string }> {
   try {
     await probe();
     return { ok: true };
   } catch (error) {
-    return { ok: false, error: error instanceof Error ? error.message : String(error) };
+    deps.logger.warn({ part, err: error }, 'health check failed');
+    return { ok: false, error: `${part} is unreachable` };
   }
 }
 
@@ -18,8 +21,8 @@ export function healthRouter(deps: ApiDeps): Router {
   const router = Router();
   mount(router, ROUTES.health, deps, async (_req, res) => {
     const [database, temporal] = await Promise.all([
-      check(() => sql`select 1`.execute(deps.db)),
-      check(() => deps.temporal.workflowService.getSystemInfo({})),
+      check(deps, 'PostgreSQL', () => sql`select 1`.execute(deps.db)),
+      check(deps, 'Temporal', () => deps.temporal.workflowService.getSystemInfo({})),
     ]);
     const ok = database.ok && temporal.ok;
     res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'degraded', database, temporal });
