@@ -103,6 +103,17 @@ export async function runReplay(argv: string[], out: NodeJS.WritableStream = pro
     }
   };
 
+  // The Temporal SDK shuts its worker down on these signals but leaves the process
+  // running, so the replay stops its own stack and exits.
+  const controller = new AbortController();
+  let exitStatusOnSignal = 1;
+  const onSignal = (signal: NodeJS.Signals) => {
+    exitStatusOnSignal = signal === 'SIGINT' ? 130 : 143;
+    controller.abort(new Error(`Interrupted by ${signal}; the replay stack was stopped.`));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
   let result: ReplayResult;
   try {
     result = await runReplayScenario(
@@ -116,12 +127,16 @@ export async function runReplay(argv: string[], out: NodeJS.WritableStream = pro
         mailFrom: config.mailFrom,
         logLevel: config.logLevel,
         log: consoleLog,
+        signal: controller.signal,
       },
       onProgress,
     );
   } catch (error) {
     process.stderr.write(`trueup replay failed: ${(error as Error).message}\n`);
-    return 1;
+    return exitStatusOnSignal;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
   return printResult(result, closeDelayMs, write, Date.now() - started);
 }

@@ -36,7 +36,7 @@ export function table(header: readonly string[], rows: readonly (readonly string
   return [line(header), ...rows.map(line)].join('\n');
 }
 
-/** The events of the period that mark it: a cap reached, a tier upgrade, the trigger. */
+/** Lists what marks the period: carried-in usage, an upgrade, a throttle, the trigger, the final close. */
 function periodNotes(statement: PeriodStatement): string {
   const kinds = new Set(statement.alerts.map((alert) => alert.kind));
   const notes: string[] = [];
@@ -49,7 +49,7 @@ function periodNotes(statement: PeriodStatement): string {
   return notes.join('; ');
 }
 
-/** One progress line: a customer's month, its events and answers, its close, and the wall time so far. */
+/** Formats a customer's progress line for a closed month: events sent, their statuses, the close, and the wall time so far. */
 export function monthLine(run: CustomerRun, tally: MonthTally, statement: PeriodStatement, elapsedMs: number): string {
   const answers = [`${COUNT.format(tally.accepted)} accepted`, `${COUNT.format(tally.deferred)} deferred`];
   if (tally.duplicate > 0) answers.push(`${COUNT.format(tally.duplicate)} duplicate`);
@@ -62,7 +62,7 @@ export function monthLine(run: CustomerRun, tally: MonthTally, statement: Period
   );
 }
 
-/** The statement table of one contract: a row per closed period. */
+/** Formats the statement table of one contract, a row per closed period. */
 export function statementTable(statements: readonly PeriodStatement[]): string {
   const header = ['period', 'tier', 'demand', 'consumed', 'deferred', 'overage', 'rolled over', 'forfeited', 'expired', 'charges', 'notes'];
   const rows = statements.map((s) => [
@@ -81,7 +81,7 @@ export function statementTable(statements: readonly PeriodStatement[]): string {
   return table(header, rows, new Set([2, 3, 4, 5, 6, 7, 8, 9]));
 }
 
-/** The invoice table of one contract: number, the period it bills, kind and total. */
+/** Formats the invoice table of one contract: number, the period it bills, kind and total. */
 export function invoiceTable(run: CustomerRun): string {
   const rows = run.invoices.map((invoice) => [
     invoice.number,
@@ -92,13 +92,13 @@ export function invoiceTable(run: CustomerRun): string {
   return table(['number', 'period', 'kind', 'total'], rows, new Set([0, 3]));
 }
 
-/** Where an alert's email went: its `.eml` file in the outbox, or the SMTP server. */
+/** Returns the location of an alert's email: its `.eml` file in the outbox, or the SMTP server. */
 export function emailLocation(alert: StoredAlert, mailDestination: string): string {
   if (mailDestination.startsWith('smtp')) return `${mailDestination} (Message-ID ${alert.messageId})`;
   return path.join(path.relative(process.cwd(), mailDestination) || '.', outboxFileName(alert.messageId));
 }
 
-/** The alert table of one contract: kind, period, recipients, delivery state and where the email went. */
+/** Formats the alert table of one contract: period, kind, recipients, delivery state and email location. */
 export function alertTable(run: CustomerRun, mailDestination: string): string {
   const rows = run.alerts.map((alert) => [
     alert.periodIndex === null ? '-' : monthLabel(run.statements[alert.periodIndex]?.start ?? ''),

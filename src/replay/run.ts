@@ -11,7 +11,7 @@ import type { ReplayCustomer } from './scenario';
 import { startReplayStack, type ReplayStack } from './stack';
 import { monthOfTrace, readTrace } from './trace';
 
-/** Most events in one `POST /v1/usage`, the API's limit. */
+/** Maximum events in one `POST /v1/usage`, the API's limit. */
 const BATCH_EVENTS = 1000;
 
 /** Wall time allowed for a workflow to close a period once its close is due. */
@@ -28,9 +28,11 @@ export interface ReplayOptions {
   mailFrom: string;
   logLevel: string;
   log: RuntimeLog;
+  /** Stops the replay between two steps, such as on Ctrl-C; the stack is then stopped too. */
+  signal?: AbortSignal;
 }
 
-/** Answers to one customer's events of one month. */
+/** Counts of the statuses returned for one customer's events of one month. */
 export interface MonthTally {
   sent: number;
   accepted: number;
@@ -64,7 +66,7 @@ export interface ReplayResult {
   apiUrl: string;
 }
 
-/** What the replay reports while it runs. */
+/** Progress event that the replay reports while it runs. */
 export type ReplayProgress =
   | { kind: 'stack'; apiUrl: string; mailDestination: string; logFile: string }
   | { kind: 'signed'; run: CustomerRun }
@@ -107,9 +109,9 @@ function usageRows(customer: ReplayCustomer, terms: Terms, months: number, sampl
 }
 
 /**
- * Splits a customer's rows into batches of at most 1,000 events that never straddle a close:
- * events before a period's close time go in batches sent before that close, because a live
- * contract's agent platform would have sent them by then.
+ * Splits a customer's rows into batches of at most 1,000 events that never straddle a close.
+ * Events before a period's close time go in batches sent before that close, because an
+ * agent platform that reports promptly would have sent them by then.
  */
 function batchesOf(run: CustomerRun, closeDueMs: readonly number[]): Batch[] {
   const batches: Batch[] = [];
@@ -132,9 +134,10 @@ function batchesOf(run: CustomerRun, closeDueMs: readonly number[]): Batch[] {
   return batches;
 }
 
-async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs: number): Promise<T> {
+async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs: number, signal?: AbortSignal): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    signal?.throwIfAborted();
     const value = await probe();
     if (value !== undefined) return value;
     if (Date.now() > deadline) {
@@ -211,11 +214,12 @@ async function drive(stack: ReplayStack, options: ReplayOptions, progress: (even
     const statements: PeriodStatement[] = [];
     for (const run of runs) {
       const what = `the close of period ${periodIndex} of contract ${run.contractId} (${run.customer.key})`;
-      statements.push(await waitFor(() => closedStatement(stack.db, run.contractId, periodIndex), what, CLOSE_TIMEOUT_MS));
+      statements.push(await waitFor(() => closedStatement(stack.db, run.contractId, periodIndex), what, CLOSE_TIMEOUT_MS, options.signal));
       await waitFor(
         async () => ((await contractInvoices(stack.db, run.contractId)).some((invoice) => invoice.periodIndex === periodIndex) ? true : undefined),
         `the invoice of period ${periodIndex} of contract ${run.contractId}`,
         CLOSE_TIMEOUT_MS,
+        options.signal,
       );
     }
     progress({ kind: 'closed', periodIndex, runs, statements });
@@ -223,6 +227,7 @@ async function drive(stack: ReplayStack, options: ReplayOptions, progress: (even
 
   let nextClose = 0;
   for (const batch of batches) {
+    options.signal?.throwIfAborted();
     while (nextClose < months && batch.postAtMs >= closeDueMs[nextClose]!) await passClose(nextClose++);
     await stack.clock.skipTo(batch.postAtMs);
     const statuses = await api.postUsage(ingestKeys.get(batch.run)!, batch.run.contractId, batch.rows);
@@ -238,6 +243,7 @@ async function drive(stack: ReplayStack, options: ReplayOptions, progress: (even
       },
       `contract ${run.contractId} to end after its final close`,
       CLOSE_TIMEOUT_MS,
+      options.signal,
     );
     run.status = ended.status;
     run.alerts = await waitFor(
@@ -247,6 +253,7 @@ async function drive(stack: ReplayStack, options: ReplayOptions, progress: (even
       },
       `the alert emails of contract ${run.contractId} to be delivered`,
       CLOSE_TIMEOUT_MS,
+      options.signal,
     );
     run.statements = await closedStatements(stack.db, run.contractId);
     run.invoices = await contractInvoices(stack.db, run.contractId);

@@ -13,14 +13,14 @@ export const TRACE_DIR = path.join(EXAMPLES_DIR, 'data', 'azure-llm-trace-2023')
 export interface MonthPlan {
   /** Multiplier of the trace's token counts in this month. */
   volumeFactor: number;
-  /** What the month is meant to show, printed beside its progress line. */
+  /** Billing event the month is meant to show. */
   story: string;
 }
 
 export interface ReplayCustomer {
   /** Short name used in event ids and output, such as `code`. */
   key: string;
-  /** What the customer's agent does, for the output. */
+  /** Agent product of the customer and its cap policy, for the output. */
   description: string;
   traceFile: string;
   /** Builds the terms for a contract starting on `startDate` (YYYY-MM-DD) and lasting `termMonths`. */

@@ -70,7 +70,7 @@ export interface ReplayStack {
   env: TestWorkflowEnvironment;
   clock: ServerClock;
   apiUrl: string;
-  /** Where alert emails go: the outbox folder or the SMTP server. */
+  /** Destination of alert emails: the outbox folder or the SMTP server. */
   mailDestination: string;
   logFile: string;
   createKey(role: Role, customerId?: string): Promise<string>;

@@ -63,7 +63,16 @@ export function readTrace(file: string): TraceRequest[] {
   return rows.map((row) => ({ atSeconds: row.at - first, inputTokens: row.inputTokens, outputTokens: row.outputTokens }));
 }
 
-/** How one month of a trace becomes usage events. */
+/** Orders rows by time, then event id. Every time is a UTC ISO string of one length, so text order is time order. */
+function byArrival(a: UsageRow, b: UsageRow): number {
+  if (a.occurredAt !== b.occurredAt) return a.occurredAt < b.occurredAt ? -1 : 1;
+  const idA = a.eventId ?? '';
+  const idB = b.eventId ?? '';
+  if (idA === idB) return 0;
+  return idA < idB ? -1 : 1;
+}
+
+/** Mapping of a trace onto one billing month. */
 export interface MonthMapping {
   /** Prefix of every event id, unique per contract and month, such as `code-m03`. */
   eventIdPrefix: string;
@@ -80,11 +89,11 @@ export interface MonthMapping {
 }
 
 /**
- * Maps a trace onto a billing month: the trace's hour is stretched over the period, so one
- * trace second lasts the period's length / 3600 (12 minutes in a 30-day month), and each
- * kept request becomes an input and an output event with its tokens multiplied by
- * `volumeFactor x sample`, rounded to whole tokens. Rows come in arrival order: by time,
- * then event id, which is the order in which the simulator takes them too.
+ * Maps a trace onto a billing month. The trace's hour is stretched over the period, so one
+ * trace second lasts the period's length / 3600 (12 minutes in a 30-day month). Each kept
+ * request becomes an input and an output event, with its tokens multiplied by
+ * `volumeFactor x sample` and rounded to whole tokens. Rows come in arrival order, by time
+ * and then event id, which is the order in which the simulator takes them too.
  */
 export function monthOfTrace(trace: readonly TraceRequest[], mapping: MonthMapping): Required<UsageRow>[] {
   const { start, end, sample } = mapping;
@@ -104,6 +113,6 @@ export function monthOfTrace(trace: readonly TraceRequest[], mapping: MonthMappi
       { eventId: `${id}-out`, meter: 'llm_output_token', quantity: String(Math.round(request.outputTokens * multiplier)), occurredAt },
     );
   }
-  rows.sort((a, b) => (a.occurredAt === b.occurredAt ? (a.eventId < b.eventId ? -1 : 1) : a.occurredAt < b.occurredAt ? -1 : 1));
+  rows.sort(byArrival);
   return rows;
 }
