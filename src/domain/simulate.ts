@@ -105,6 +105,14 @@ function readDigits(text: string, offset: number, length: number): number {
   return value;
 }
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Returns the number of days of a month (1-12) in the proleptic Gregorian calendar. */
+function daysInMonth(year: number, month: number): number {
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  return month === 2 && leap ? 29 : (DAYS_IN_MONTH[month - 1] as number);
+}
+
 /** Parses `YYYY-MM-DDTHH:MM:SS[.sss]Z`, the common form of usage times, or returns NaN. */
 function parseUtcInstant(text: string): number {
   const length = text.length;
@@ -121,9 +129,8 @@ function parseUtcInstant(text: string): number {
   if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 || millisecond < 0) {
     return NaN;
   }
-  const time = Date.UTC(year, month - 1, day, hour, minute, second, millisecond);
-  // The round trip rejects days past the month's end, such as 30 February.
-  return new Date(time).getUTCDate() === day ? time : NaN;
+  if (day > daysInMonth(year, month)) return NaN;
+  return Date.UTC(year, month - 1, day, hour, minute, second, millisecond);
 }
 
 /** Parses an ISO 8601 instant with an explicit offset to epoch milliseconds, or returns NaN. */
@@ -247,27 +254,42 @@ function prepareEvents(terms: Terms, rows: readonly UsageRow[], start: number, e
     order = Int32Array.from(positions);
   }
 
-  // A repeated event id with the same content counts once; with other content it is a conflict.
-  const seen = new Map<string, number>();
+  // A repeated event id with the same content counts once; with other content it is a
+  // conflict. A first pass finds the ids that repeat with a Set, which is cheaper than
+  // remembering every id's first position; only repeated ids get a position.
+  const repeated = new Set<string>();
+  if (hasIds) {
+    const seen = new Set<string>();
+    for (let i = 0; i < count; i++) {
+      const eventId = rows[rowIndexes[i] as number]?.eventId;
+      if (eventId === undefined) continue;
+      if (seen.has(eventId)) repeated.add(eventId);
+      else seen.add(eventId);
+    }
+  }
+  const firstPosition = new Map<string, number>();
   const outTimes: number[] = [];
   const outCredits = new Int32Array(count);
   let duplicates = 0;
   for (let position = 0; position < count; position++) {
     const i = order === undefined ? position : (order[position] as number);
-    const row = rows[rowIndexes[i] as number] as UsageRow;
-    if (hasIds && row.eventId !== undefined) {
-      const first = seen.get(row.eventId);
-      if (first !== undefined) {
-        const firstRow = rows[rowIndexes[first] as number] as UsageRow;
-        const same = firstRow.meter === row.meter && times[first] === times[i] && new Exact(firstRow.quantity).equals(row.quantity);
-        if (same) {
-          duplicates += 1;
+    if (repeated.size > 0) {
+      const row = rows[rowIndexes[i] as number] as UsageRow;
+      if (row.eventId !== undefined && repeated.has(row.eventId)) {
+        const first = firstPosition.get(row.eventId);
+        if (first === undefined) {
+          firstPosition.set(row.eventId, i);
         } else {
-          reject(rowIndexes[i] as number, `event_id "${row.eventId}" repeats row ${(rowIndexes[first] as number) + 1} with a different meter, quantity or time`);
+          const firstRow = rows[rowIndexes[first] as number] as UsageRow;
+          const same = firstRow.meter === row.meter && times[first] === times[i] && new Exact(firstRow.quantity).equals(row.quantity);
+          if (same) {
+            duplicates += 1;
+          } else {
+            reject(rowIndexes[i] as number, `event_id "${row.eventId}" repeats row ${(rowIndexes[first] as number) + 1} with a different meter, quantity or time`);
+          }
+          continue;
         }
-        continue;
       }
-      seen.set(row.eventId, i);
     }
     outCredits[outTimes.length] = credits[i] as number;
     outTimes.push(times[i] as number);
