@@ -4,9 +4,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { createContractActivities, type ContractActivities } from '../../src/activities/contract-activities';
 import type { Db } from '../../src/db/connection';
 import type { PeriodStatement, UsageRow } from '../../src/domain';
-import type { Harness } from '../support/harness';
+import { silentLogger, TASK_QUEUE, workflowBundle, type Harness } from '../support/harness';
 
 const examples = path.resolve(__dirname, '../../examples');
 
@@ -169,4 +171,71 @@ export async function storedInvoices(db: Db, contractId: string): Promise<Stored
     });
   }
   return result;
+}
+
+export interface CrashingWorker {
+  /** Calls of each activity this worker ran, the crashed one included. */
+  calls: Map<string, number>;
+  /** Resolves once the worker has crashed and stopped polling. */
+  stopped: Promise<void>;
+  /** Stops the worker if it is still running, for clean-up after a failed test. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a worker whose activity `crashAfter` does its work and then kills the worker
+ * before reporting the result: it starts the worker's shutdown and fails, so the server
+ * records a failed attempt and retries it on whichever worker polls next. This is the
+ * crash that matters for exactly-once effects: the side effect is committed, but the
+ * workflow never learns it. The other activities run unchanged.
+ */
+export async function startCrashingWorker(
+  h: Harness,
+  crashAfter: keyof ContractActivities,
+  options: { closeDelayMs: number },
+): Promise<CrashingWorker> {
+  const real = createContractActivities({
+    db: h.db,
+    mailer: h.mailer,
+    closeDelayMs: options.closeDelayMs,
+    publicUrl: h.baseUrl,
+    logger: silentLogger,
+  });
+  const calls = new Map<string, number>();
+  let worker: Worker | undefined;
+  let crashed = false;
+
+  const wrapped: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
+  for (const [name, activity] of Object.entries(real) as [string, (...args: unknown[]) => Promise<unknown>][]) {
+    wrapped[name] = async (...args: unknown[]) => {
+      calls.set(name, (calls.get(name) ?? 0) + 1);
+      const result = await activity(...args);
+      if (name === crashAfter && !crashed) {
+        crashed = true;
+        worker!.shutdown();
+        throw new Error(`Test crash: the worker stops after ${name} did its work, before reporting it.`);
+      }
+      return result;
+    };
+  }
+
+  worker = await Worker.create({
+    connection: h.env.nativeConnection,
+    taskQueue: TASK_QUEUE,
+    workflowBundle: await workflowBundle(),
+    activities: wrapped,
+    // No workflow cache, so no sticky queue: the test server keeps a dead worker's sticky
+    // tasks without handing them to the next worker, so every task must go to the shared queue.
+    maxCachedWorkflows: 0,
+  });
+  const running = worker;
+  const stopped = worker.run();
+  return {
+    calls,
+    stopped,
+    async stop() {
+      if (running.getState() === 'RUNNING') running.shutdown();
+      await stopped;
+    },
+  };
 }
