@@ -1,6 +1,6 @@
 // Compares what a live contract recorded with the simulator's run of the same terms and
 // usage: every statement field, the alert keys and the invoices.
-import type { Invoice } from '../db/invoices';
+import type { IssuedInvoice } from './records';
 import { runSimulation, type PeriodStatement, type SimulationResult, type Terms, type UsageRow } from '../domain';
 
 /** Statement fields compared one by one; `charges` and `trigger` are compared member by member. */
@@ -70,7 +70,7 @@ export function compareStatements(live: readonly PeriodStatement[], simulated: r
  * order: kind, period, total and lines. Numbers and issue times are not compared, because
  * the simulator numbers its own invoices and issues them at the instant the close is due.
  */
-export function compareInvoices(live: readonly Invoice[], simulated: SimulationResult['invoices']): string[] {
+export function compareInvoices(live: readonly IssuedInvoice[], simulated: SimulationResult['invoices']): string[] {
   const differences: string[] = [];
   if (live.length !== simulated.length) differences.push(`invoices: live ${live.length}, simulator ${simulated.length}`);
   for (let position = 0; position < Math.min(live.length, simulated.length); position++) {
@@ -97,7 +97,7 @@ export interface SimulatorCheck {
 
 /** Simulates `rows` under `terms` with the live contract's id and close delay, and compares. */
 export function checkAgainstSimulator(
-  live: { contractId: string; terms: Terms; rows: readonly UsageRow[]; statements: readonly PeriodStatement[]; invoices: readonly Invoice[] },
+  live: { contractId: string; terms: Terms; rows: readonly UsageRow[]; statements: readonly PeriodStatement[]; invoices: readonly IssuedInvoice[] },
   closeDelayMs: number,
 ): SimulatorCheck {
   const simulation = runSimulation(live.terms, live.rows, { closeDelayMs, contractId: live.contractId }).result;

@@ -2,11 +2,10 @@
 // usage through the API while the month is open, moves the test server's clock forward
 // batch by batch and lets the contract workflows close every month.
 import type { StoredAlert } from '../db/alerts';
-import type { Invoice } from '../db/invoices';
 import { parseTerms, periodBounds, type PeriodStatement, type Terms, type UsageRow } from '../domain';
 import type { RuntimeLog } from '../runtime/log';
 import { ApiClient, type EventStatus } from './client';
-import { closedStatement, closedStatements, contractAlerts, contractInvoices } from './records';
+import { closedStatement, closedStatements, contractAlerts, contractInvoices, type IssuedInvoice } from './records';
 import type { ReplayCustomer } from './scenario';
 import { startReplayStack, type ReplayStack } from './stack';
 import { monthOfTrace, readTrace } from './trace';
@@ -52,7 +51,7 @@ export interface CustomerRun {
   rows: Required<UsageRow>[];
   tallies: MonthTally[];
   statements: PeriodStatement[];
-  invoices: Invoice[];
+  invoices: IssuedInvoice[];
   alerts: StoredAlert[];
   /** Contract status at the end: `ended` once the final close has run. */
   status: string;
@@ -134,14 +133,14 @@ function batchesOf(run: CustomerRun, closeDueMs: readonly number[]): Batch[] {
   return batches;
 }
 
-async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs: number, signal?: AbortSignal): Promise<T> {
+async function waitFor<T>(probe: () => Promise<T | undefined>, awaited: string, timeoutMs: number, signal?: AbortSignal): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     signal?.throwIfAborted();
     const value = await probe();
     if (value !== undefined) return value;
     if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs / 1000} s waiting for ${what}. The services' log may say why.`);
+      throw new Error(`Timed out after ${timeoutMs / 1000} s waiting for ${awaited}. The services' log in the data folder may show why.`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -213,10 +212,10 @@ async function drive(stack: ReplayStack, options: ReplayOptions, progress: (even
     await stack.clock.skipTo(closeDueMs[periodIndex]!);
     const statements: PeriodStatement[] = [];
     for (const run of runs) {
-      const what = `the close of period ${periodIndex} of contract ${run.contractId} (${run.customer.key})`;
-      statements.push(await waitFor(() => closedStatement(stack.db, run.contractId, periodIndex), what, CLOSE_TIMEOUT_MS, options.signal));
+      const close = `the close of period ${periodIndex} of contract ${run.contractId} (${run.customer.key})`;
+      statements.push(await waitFor(() => closedStatement(api, financeKey, run.contractId, periodIndex), close, CLOSE_TIMEOUT_MS, options.signal));
       await waitFor(
-        async () => ((await contractInvoices(stack.db, run.contractId)).some((invoice) => invoice.periodIndex === periodIndex) ? true : undefined),
+        async () => ((await contractInvoices(api, financeKey, run.contractId)).some((invoice) => invoice.periodIndex === periodIndex) ? true : undefined),
         `the invoice of period ${periodIndex} of contract ${run.contractId}`,
         CLOSE_TIMEOUT_MS,
         options.signal,
@@ -248,15 +247,15 @@ async function drive(stack: ReplayStack, options: ReplayOptions, progress: (even
     run.status = ended.status;
     run.alerts = await waitFor(
       async () => {
-        const alerts = await contractAlerts(stack.db, run.contractId);
+        const alerts = await contractAlerts(api, financeKey, run.contractId);
         return alerts.every((alert) => alert.status === 'sent') ? alerts : undefined;
       },
       `the alert emails of contract ${run.contractId} to be delivered`,
       CLOSE_TIMEOUT_MS,
       options.signal,
     );
-    run.statements = await closedStatements(stack.db, run.contractId);
-    run.invoices = await contractInvoices(stack.db, run.contractId);
+    run.statements = await closedStatements(api, financeKey, run.contractId);
+    run.invoices = await contractInvoices(api, financeKey, run.contractId);
   }
 
   return { runs, startDate, mailDestination: stack.mailDestination, logFile: stack.logFile, apiUrl: stack.apiUrl };
