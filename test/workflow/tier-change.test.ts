@@ -1,6 +1,6 @@
 // Tier changes sent to a running contract as `changeTier` updates: an upgrade bills the
 // whole open period at the new tier, a downgrade applies from the next period, and a
-// rejected change leaves the contract and the audit log as they were and says why.
+// rejected change leaves the contract and the audit log as they were and fails with its reason.
 //
 // One 4-month contract on the growth tier (commit 50,000 at 0.20, platform fee 5,000.00)
 // with a higher scale tier (commit 100,000 at 0.17, platform fee 6,000.00):
