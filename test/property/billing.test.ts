@@ -94,7 +94,7 @@ const termsArbitrary: fc.Arbitrary<Terms> = fc
     return parseTerms(json);
   });
 
-/** Random usage rows inside the term (and a few outside), in any order. */
+/** Random usage rows inside the term (and a few outside), in any order, some repeating an event id. */
 function usageArbitrary(terms: Terms): fc.Arbitrary<UsageRow[]> {
   const start = periodBounds(terms, 0).start.getTime();
   const end = periodBounds(terms, terms.termMonths - 1).end.getTime();
@@ -103,10 +103,16 @@ function usageArbitrary(terms: Terms): fc.Arbitrary<UsageRow[]> {
       at: fc.integer({ min: start - 3_600_000, max: end + 3_600_000 }),
       meter: fc.integer({ min: 0, max: terms.meters.length - 1 }),
       quantity: decimal(0, 60, 1),
+      eventId: fc.option(fc.integer({ min: 0, max: 30 }).map((n) => `ev-${n}`), { nil: undefined }),
     }),
     { maxLength: 60 },
   ).map((rows) =>
-    rows.map((row) => ({ occurredAt: new Date(row.at).toISOString(), meter: terms.meters[row.meter]!.key, quantity: row.quantity })),
+    rows.map((row) => ({
+      occurredAt: new Date(row.at).toISOString(),
+      meter: terms.meters[row.meter]!.key,
+      quantity: row.quantity,
+      ...(row.eventId === undefined ? {} : { eventId: row.eventId }),
+    })),
   );
 }
 
@@ -230,6 +236,21 @@ test('grouped simulation matches event by event', () => {
         assert.deepEqual(result.invoices, reference.invoices);
         assert.deepEqual(result.totals, reference.totals);
       }
+    }),
+    { numRuns: RUNS },
+  );
+});
+
+test('repeated event ids count once', () => {
+  fc.assert(
+    fc.property(contractArbitrary, ({ terms, rows }) => {
+      const { result } = runSimulation(terms, rows);
+      const invalid = new Set(result.events.rejected.filter((row) => !/repeats row/.test(row.reason)).map((row) => row.row));
+      const ids = rows.filter((row, index) => row.eventId !== undefined && !invalid.has(index + 1)).map((row) => row.eventId);
+      const repeats = ids.length - new Set(ids).size;
+      const rejectedRepeats = result.events.rejected.filter((row) => /repeats row/.test(row.reason)).length;
+      assert.equal(result.events.duplicates + rejectedRepeats, repeats);
+      assert.equal(result.events.accepted + result.events.duplicates + result.events.rejected.length, rows.length);
     }),
     { numRuns: RUNS },
   );
