@@ -29,7 +29,8 @@ Options:
   --close-delay DURATION   Time after a month's end before it closes, such as 1h (default CLOSE_DELAY, else 1h)
 
 Alert emails go to SMTP_URL when it is set, else to .eml files in DIR/outbox.
-Exit status: 0 when the statements match the simulator, 1 when they differ or the replay fails.
+Exit status: 0 when the statements match the simulator, 1 when they differ or the replay fails,
+2 for invalid options, 130 or 143 when stopped by SIGINT (Ctrl-C) or SIGTERM.
 `;
 
 interface ReplayArgs {

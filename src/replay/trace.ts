@@ -41,7 +41,7 @@ function parseTokens(text: string | undefined, column: string, where: string): n
 export function readTrace(file: string): TraceRequest[] {
   const lines = fs.readFileSync(file, 'utf8').split(/\r?\n/).filter((line) => line.trim() !== '');
   if (lines[0]?.trim() !== 'TIMESTAMP,ContextTokens,GeneratedTokens') {
-    throw new Error(`${file}: expected the header TIMESTAMP,ContextTokens,GeneratedTokens, found "${lines[0] ?? ''}".`);
+    throw new Error(`${file}: invalid header "${lines[0] ?? ''}"; expected TIMESTAMP,ContextTokens,GeneratedTokens.`);
   }
   const rows = lines.slice(1).map((line, index) => {
     const where = `${file} line ${index + 2}`;
