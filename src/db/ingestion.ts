@@ -101,6 +101,8 @@ export async function ingestUsage(
     const accepted = await judgeEvents(trx, contract, versions, input, answers);
 
     const outcome: IngestionOutcome = { answers, alertKeys: [], tierChanges: [] };
+    // An upgrade in one period carries into the later periods this batch opens.
+    let contractNow: ContractRow = contract;
     const byPeriod = new Map<number, Judged[]>();
     for (const item of accepted) {
       const list = byPeriod.get(item.periodIndex) ?? [];
@@ -111,7 +113,7 @@ export async function ingestUsage(
     for (const periodIndex of [...byPeriod.keys()].sort((a, b) => a - b)) {
       const items = byPeriod.get(periodIndex)!;
       const terms = versionFor(versions, periodIndex);
-      const period = await lockOrOpenPeriod(trx, contract, periodIndex);
+      const period = await lockOrOpenPeriod(trx, contractNow, periodIndex);
       const admission = admitEvents(
         period.admission,
         terms,
@@ -134,6 +136,7 @@ export async function ingestUsage(
 
       for (const change of admission.tierChanges) {
         await recordUpgrade(trx, contractId, terms, periodIndex, change.to);
+        contractNow = { ...contractNow, currentTier: change.to };
         await recordAudit(trx, {
           contractId,
           actor: 'system:admission',
