@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { parseBenchArgs } from './support';
 
-const BENCHMARKS = ['ingest', 'admission', 'close', 'simulate'];
+const BENCHMARKS = ['ingest', 'admission', 'close', 'asleep', 'simulate'];
 
 function main(): number {
   const args = parseBenchArgs();

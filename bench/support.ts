@@ -133,7 +133,7 @@ export function nodeCpuSince(before: NodeJS.CpuUsage): number {
 }
 
 export interface BenchPostgres extends EmbeddedPostgres {
-  /** Stops PostgreSQL and deletes its data folder. */
+  /** Stops PostgreSQL and deletes its data folder; close every pool first. */
   remove(): Promise<void>;
 }
 
@@ -153,6 +153,9 @@ export async function startBenchPostgres(): Promise<BenchPostgres> {
   return {
     ...server,
     async remove() {
+      // pg-pool's end() resolves before its clients' connections have closed; a fast
+      // shutdown right away makes those clients emit an unhandled 'error' event.
+      await sleep(250);
       await server.stop();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
