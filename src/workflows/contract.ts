@@ -123,8 +123,12 @@ export async function contractWorkflow(input: ContractWorkflowInput): Promise<Li
           operationKey: operationKey(),
         });
         scheduleStale = true;
-        // An upgrade stores a tier_upgraded alert for the account manager and the customer.
-        if (result.effective === 'now') deliveryDue = true;
+        if (result.effective === 'now') {
+          // The validator of the next request reads this tier before the schedule reloads.
+          if (schedule !== undefined) schedule = { ...schedule, currentTier: result.tier };
+          // An upgrade stores a tier_upgraded alert for the account manager and the customer.
+          deliveryDue = true;
+        }
         return result;
       }),
     {
