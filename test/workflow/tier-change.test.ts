@@ -138,8 +138,9 @@ before(async () => {
   // Period 3, the last: an upgrade, then a downgrade that could never apply.
   await sleepUntil(h.env, periodStart(3).getTime() + DAY_MS);
   await waitForClose(h.db, contractId, 2);
+  // The downgrade follows the upgrade at once: it must be judged against the upgraded tier,
+  // even before the workflow has reloaded its schedule.
   seen.lastPeriodUpgrade = await changeTier('scale');
-  await lifecycleWithTier('scale');
   const auditBefore = await auditRows();
   seen.lastPeriodDowngrade = await rejection(changeTier('growth'));
   seen.auditAfterLastRejection = (await auditRows()).slice(auditBefore.length);
