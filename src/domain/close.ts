@@ -175,50 +175,137 @@ function uncappedTotal(terms: Terms, tier: Tier, grants: readonly BurnableGrant[
 export function closePeriod(input: CloseInput): CloseResult {
   const { terms, periodIndex, contractId } = input;
   const bounds = periodBounds(terms, periodIndex);
-  const start = bounds.start.getTime();
-  const end = bounds.end.getTime();
-  const startIso = bounds.start.toISOString();
-  const endIso = bounds.end.toISOString();
   const tier = tierByName(terms, input.tier);
-  validateCloseInput(input, start, end);
+  validateCloseInput(input, bounds.start.getTime(), bounds.end.getTime());
+  const ledger: CloseLedger = {
+    input,
+    tier,
+    start: bounds.start.getTime(),
+    end: bounds.end.getTime(),
+    startIso: bounds.start.toISOString(),
+    endIso: bounds.end.toISOString(),
+    balances: input.grants.map((balance) => ({ grant: balance.grant, remaining: new Exact(balance.remaining) })),
+    movements: [],
+    newGrants: [],
+  };
 
-  const movements: LedgerMovement[] = [];
-  const newGrants: Grant[] = [];
-  const balances: { grant: Grant; remaining: Decimal }[] = input.grants.map((balance) => ({
-    grant: balance.grant,
-    remaining: new Exact(balance.remaining),
-  }));
+  const commitIndex = settleCommitGrant(ledger);
+  const usage = burnUsage(ledger);
+  const expired = expireGrants(ledger);
+  const { rolledOver, forfeited } = splitUnusedCommit(ledger, commitIndex);
 
-  // The commit grant of the period carries the commit of the tier in force at the close,
-  // because an upgrade during the period grows it from the period's start.
+  // Step 4: charges and invoice.
+  const charges = periodCharges(terms, tier, usage.overage);
+  const accrued = [...input.accruedOverage, accrueOverage(terms, tier, periodIndex, usage.overage)];
+  const trueUp = isTrueUpPeriod(terms, periodIndex, input.final);
+  const invoice = periodInvoice(terms, contractId, periodIndex, tier, trueUp ? accrued : []);
+
+  // Step 5: renegotiation trigger.
+  const ownDeferred = sumDeferred(input.deferred);
+  const demand = usage.ownAdmitted.plus(ownDeferred);
+  const trigger = updateTrigger(terms, input.trigger, {
+    contractId,
+    periodIndex,
+    tier,
+    demandCredits: demand,
+    uncappedTotal: uncappedTotal(terms, tier, usage.burnable, usage.boundaries, input, ledger.start, ledger.end),
+    respondBy: localDateAfterDays(bounds.end, terms.renegotiation?.responseDays ?? 0, terms.timeZone),
+  });
+
+  // Step 6: alerts.
+  const carriedInDeferred = sumDeferred(input.carriedIn?.deferred ?? []);
+  const deferredCredits = carriedInDeferred.plus(ownDeferred);
+  const consumed = usage.ownAdmitted.plus(usage.carriedInAdmitted);
+  const alerts = closeAlerts(ledger, { consumed, deferredCredits, total: charges.total, triggerAlerts: trigger.alerts });
+
+  // Step 7: the next period's commit grant.
+  recordNextCommitGrant(ledger);
+
+  const statement: PeriodStatement = {
+    index: periodIndex,
+    start: ledger.startIso,
+    end: ledger.endIso,
+    tier: tier.name,
+    demandCredits: demand.toFixed(),
+    carriedInCredits: usage.carriedInAdmitted.plus(carriedInDeferred).toFixed(),
+    consumedCredits: consumed.toFixed(),
+    deferredCredits: deferredCredits.toFixed(),
+    overageCredits: usage.overage.toFixed(),
+    rolledOverCredits: rolledOver.toFixed(),
+    forfeitedCredits: forfeited.toFixed(),
+    expiredCredits: expired.toFixed(),
+    lateCredits: usage.lateCredits.toFixed(),
+    charges: formatCharges(charges, terms.currency),
+    trigger: trigger.statement,
+    alerts: alerts.map((alert) => ({ kind: alert.kind, key: alert.key })),
+    final: input.final,
+  };
+
+  return {
+    statement,
+    movements: ledger.movements,
+    grants: ledger.balances.map((balance) => ({ grant: balance.grant, remaining: balance.remaining.toFixed() })),
+    newGrants: ledger.newGrants,
+    invoices: [invoice],
+    trigger: trigger.state,
+    accruedOverage: trueUp ? [] : accrued,
+    alerts,
+    deferredOut: [...(input.carriedIn?.deferred ?? []), ...input.deferred],
+  };
+}
+
+/** Grant balances and ledger movements of a close while it runs. */
+interface CloseLedger {
+  input: CloseInput;
+  tier: Tier;
+  start: number;
+  end: number;
+  startIso: string;
+  endIso: string;
+  balances: { grant: Grant; remaining: Decimal }[];
+  movements: LedgerMovement[];
+  newGrants: Grant[];
+}
+
+/**
+ * Makes the period's commit grant carry the commit of the tier in force at the close,
+ * recording it when it is missing and growing it from the period's start after an
+ * upgrade. Returns its position in the balances.
+ */
+function settleCommitGrant(ledger: CloseLedger): number {
+  const { input, tier, balances, movements, newGrants } = ledger;
+  const { terms, periodIndex } = input;
   const commitId = `commit-${periodIndex}`;
-  let commitIndex = balances.findIndex((balance) => balance.grant.id === commitId);
+  const commitIndex = balances.findIndex((balance) => balance.grant.id === commitId);
   if (commitIndex < 0) {
     const grant = commitGrant(terms, periodIndex, tier.commitCredits);
     balances.push({ grant, remaining: new Exact(grant.credits) });
     movements.push(issueMovement(grant, periodIndex));
     newGrants.push(grant);
-    commitIndex = balances.length - 1;
-  } else {
-    const current = balances[commitIndex] as { grant: Grant; remaining: Decimal };
-    const growth = new Exact(tier.commitCredits).minus(current.grant.credits);
-    if (growth.isNegative()) {
-      throw DomainInputError.of(
-        SUBJECT,
-        'tier',
-        'no_downgrade_in_period',
-        `tier "${tier.name}" commits ${tier.commitCredits} credits, less than the ${current.grant.credits} of grant ${commitId}; a lower tier can only start with the next period`,
-      );
-    }
-    if (growth.greaterThan(0)) {
-      const grant = { ...current.grant, credits: new Exact(tier.commitCredits).toFixed() };
-      balances[commitIndex] = { grant, remaining: current.remaining.plus(growth) };
-      movements.push({ grantId: commitId, kind: 'issue', credits: growth.toFixed(), at: startIso, periodIndex });
-      newGrants.push(grant);
-    }
+    return balances.length - 1;
   }
+  const current = balances[commitIndex] as { grant: Grant; remaining: Decimal };
+  const growth = new Exact(tier.commitCredits).minus(current.grant.credits);
+  if (growth.isNegative()) {
+    throw DomainInputError.of(
+      SUBJECT,
+      'tier',
+      'no_downgrade_in_period',
+      `tier "${tier.name}" commits ${tier.commitCredits} credits, less than the ${current.grant.credits} of grant ${commitId}; a lower tier can only start with the next period`,
+    );
+  }
+  if (growth.greaterThan(0)) {
+    const grant = { ...current.grant, credits: new Exact(tier.commitCredits).toFixed() };
+    balances[commitIndex] = { grant, remaining: current.remaining.plus(growth) };
+    movements.push({ grantId: commitId, kind: 'issue', credits: growth.toFixed(), at: ledger.startIso, periodIndex });
+    newGrants.push(grant);
+  }
+  return commitIndex;
+}
 
-  // Step 1: burn.
+/** Step 1: burns carried-in usage at the period's start, then the period's usage segment by segment. */
+function burnUsage(ledger: CloseLedger) {
+  const { input, balances, movements, start, end } = ledger;
   const inPeriod = balances
     .map((balance, index) => ({ balance, index }))
     .filter(({ balance }) => Date.parse(balance.grant.validFrom) < end && Date.parse(balance.grant.expiresAt) > start);
@@ -226,7 +313,6 @@ export function closePeriod(input: CloseInput): CloseResult {
   const boundaries = segmentBoundaries(start, end, burnable.map((item) => item.grant));
   const usage = boundaries.map(() => new Exact(0));
   const carriedInAdmitted = sumDeferred(input.carriedIn?.admitted ?? []);
-  const carriedInDeferred = sumDeferred(input.carriedIn?.deferred ?? []);
   usage[0] = (usage[0] as Decimal).plus(carriedInAdmitted);
   let ownAdmitted = new Exact(0);
   let lateCredits = new Exact(0);
@@ -245,14 +331,21 @@ export function closePeriod(input: CloseInput): CloseResult {
       kind: 'burn',
       credits: entry.credits.toFixed(),
       at: new Date(boundaries[entry.segmentIndex] as number).toISOString(),
-      periodIndex,
+      periodIndex: input.periodIndex,
     });
   }
   inPeriod.forEach(({ index }, position) => {
     (balances[index] as { remaining: Decimal }).remaining = burn.remaining[position] as Decimal;
   });
+  return { overage: burn.overage, ownAdmitted, lateCredits, carriedInAdmitted, burnable, boundaries };
+}
 
-  // Step 2: expiry of non-commit grants.
+/**
+ * Step 2: expires what is left of non-commit grants whose expiry falls in `(start, end]`,
+ * or of every non-commit grant on the final close. Returns the credits expired.
+ */
+function expireGrants(ledger: CloseLedger): Decimal {
+  const { input, balances, movements, start, end } = ledger;
   let expired = new Exact(0);
   const expiring = balances
     .filter(({ grant, remaining }) => {
@@ -262,14 +355,23 @@ export function closePeriod(input: CloseInput): CloseResult {
     })
     .sort((a, b) => Date.parse(a.grant.expiresAt) - Date.parse(b.grant.expiresAt) || (a.grant.id < b.grant.id ? -1 : 1));
   for (const balance of expiring) {
-    const at = Date.parse(balance.grant.expiresAt) <= end ? balance.grant.expiresAt : endIso;
-    movements.push({ grantId: balance.grant.id, kind: 'expire', credits: balance.remaining.toFixed(), at, periodIndex });
+    const at = Date.parse(balance.grant.expiresAt) <= end ? balance.grant.expiresAt : ledger.endIso;
+    movements.push({ grantId: balance.grant.id, kind: 'expire', credits: balance.remaining.toFixed(), at, periodIndex: input.periodIndex });
     expired = expired.plus(balance.remaining);
     balance.remaining = new Exact(0);
   }
+  return expired;
+}
 
-  // Step 3: rollover and forfeit of the unused commit credits.
+/**
+ * Step 3: splits the unused commit credits into a rollover grant (`fraction x unused`)
+ * and a forfeit. On the final close or without a rollover block all are forfeited.
+ */
+function splitUnusedCommit(ledger: CloseLedger, commitIndex: number): { rolledOver: Decimal; forfeited: Decimal } {
+  const { input, balances, movements, newGrants, endIso } = ledger;
+  const { terms, periodIndex } = input;
   const commitBalance = balances[commitIndex] as { grant: Grant; remaining: Decimal };
+  const commitId = commitBalance.grant.id;
   const unused = commitBalance.remaining;
   const rollover = input.final ? undefined : terms.rollover;
   const rolledOver = rollover === undefined ? new Exact(0) : unused.times(rollover.fraction);
@@ -288,41 +390,28 @@ export function closePeriod(input: CloseInput): CloseResult {
     movements.push(issueMovement(issuedRollover, periodIndex));
     newGrants.push(issuedRollover);
   }
+  return { rolledOver, forfeited };
+}
 
-  // Step 4: charges and invoice.
-  const charges = periodCharges(terms, tier, burn.overage);
-  const accrued = [...input.accruedOverage, accrueOverage(terms, tier, periodIndex, burn.overage)];
-  const trueUp = isTrueUpPeriod(terms, periodIndex, input.final);
-  const invoice = periodInvoice(terms, contractId, periodIndex, tier, trueUp ? accrued : []);
-
-  // Step 5: renegotiation trigger.
-  const ownDeferred = sumDeferred(input.deferred);
-  const demand = ownAdmitted.plus(ownDeferred);
-  const trigger = updateTrigger(terms, input.trigger, {
-    contractId,
-    periodIndex,
-    tier,
-    demandCredits: demand,
-    uncappedTotal: uncappedTotal(terms, tier, burnable, boundaries, input, start, end),
-    respondBy: localDateAfterDays(bounds.end, terms.renegotiation?.responseDays ?? 0, terms.timeZone),
-  });
-
-  // Step 6: alerts.
-  const deferredOut = [...(input.carriedIn?.deferred ?? []), ...input.deferred];
-  const deferredCredits = carriedInDeferred.plus(ownDeferred);
-  const consumed = ownAdmitted.plus(carriedInAdmitted);
+/** Step 6: returns the period's alerts, one per key, in a fixed order. */
+function closeAlerts(
+  ledger: CloseLedger,
+  figures: { consumed: Decimal; deferredCredits: Decimal; total: Decimal; triggerAlerts: readonly AlertToRaise[] },
+): AlertToRaise[] {
+  const { input, tier, balances, end, endIso } = ledger;
+  const { terms, contractId, periodIndex } = input;
   const alerts: AlertToRaise[] = [];
   for (const change of input.tierChanges ?? []) {
     alerts.push(tierUpgradedAlert(terms, contractId, periodIndex, change.from, change.to));
   }
-  if (deferredCredits.greaterThan(0)) alerts.push(throttledAlert(terms, contractId, periodIndex, tier, endIso));
-  for (const percent of usageThresholdsReached(terms, tier, consumed)) {
+  if (figures.deferredCredits.greaterThan(0)) alerts.push(throttledAlert(terms, contractId, periodIndex, tier, endIso));
+  for (const percent of usageThresholdsReached(terms, tier, figures.consumed)) {
     alerts.push(usageThresholdAlert(terms, contractId, periodIndex, tier, percent));
   }
-  for (const percent of spendThresholdsReached(terms, tier, charges.total)) {
+  for (const percent of spendThresholdsReached(terms, tier, figures.total)) {
     alerts.push(spendThresholdAlert(terms, contractId, periodIndex, tier, percent));
   }
-  alerts.push(...trigger.alerts);
+  alerts.push(...figures.triggerAlerts);
   const noticeDays = terms.alerts?.expiryNoticeDays;
   if (!input.final && noticeDays !== undefined) {
     const horizon = end + noticeDays * 86_400_000;
@@ -334,53 +423,23 @@ export function closePeriod(input: CloseInput): CloseResult {
       }
     }
   }
-  if (input.final && deferredCredits.greaterThan(0)) {
-    alerts.push(unbilledDeferredAlert(terms, contractId, periodIndex, deferredCredits.toFixed()));
+  if (input.final && figures.deferredCredits.greaterThan(0)) {
+    alerts.push(unbilledDeferredAlert(terms, contractId, periodIndex, figures.deferredCredits.toFixed()));
   }
-  const raised = mergeAlerts(alerts);
+  return mergeAlerts(alerts);
+}
 
-  // Step 7: the next period's commit grant.
-  if (!input.final && periodIndex + 1 < terms.termMonths) {
-    const nextTerms = input.next?.terms ?? terms;
-    const nextTier = tierByName(nextTerms, input.next?.tier ?? tier.name);
-    const nextId = `commit-${periodIndex + 1}`;
-    if (!balances.some((balance) => balance.grant.id === nextId)) {
-      const grant = commitGrant(nextTerms, periodIndex + 1, nextTier.commitCredits);
-      balances.push({ grant, remaining: new Exact(grant.credits) });
-      movements.push(issueMovement(grant, periodIndex));
-      newGrants.push(grant);
-    }
-  }
-
-  const statement: PeriodStatement = {
-    index: periodIndex,
-    start: startIso,
-    end: endIso,
-    tier: tier.name,
-    demandCredits: demand.toFixed(),
-    carriedInCredits: carriedInAdmitted.plus(carriedInDeferred).toFixed(),
-    consumedCredits: consumed.toFixed(),
-    deferredCredits: deferredCredits.toFixed(),
-    overageCredits: burn.overage.toFixed(),
-    rolledOverCredits: rolledOver.toFixed(),
-    forfeitedCredits: forfeited.toFixed(),
-    expiredCredits: expired.toFixed(),
-    lateCredits: lateCredits.toFixed(),
-    charges: formatCharges(charges, terms.currency),
-    trigger: trigger.statement,
-    alerts: raised.map((alert) => ({ kind: alert.kind, key: alert.key })),
-    final: input.final,
-  };
-
-  return {
-    statement,
-    movements,
-    grants: balances.map((balance) => ({ grant: balance.grant, remaining: balance.remaining.toFixed() })),
-    newGrants,
-    invoices: [invoice],
-    trigger: trigger.state,
-    accruedOverage: trueUp ? [] : accrued,
-    alerts: raised,
-    deferredOut,
-  };
+/** Step 7: records the next period's commit grant, at the next tier's commit, unless it exists. */
+function recordNextCommitGrant(ledger: CloseLedger): void {
+  const { input, tier, balances, movements, newGrants } = ledger;
+  const { terms, periodIndex } = input;
+  if (input.final || periodIndex + 1 >= terms.termMonths) return;
+  const nextTerms = input.next?.terms ?? terms;
+  const nextTier = tierByName(nextTerms, input.next?.tier ?? tier.name);
+  const nextId = `commit-${periodIndex + 1}`;
+  if (balances.some((balance) => balance.grant.id === nextId)) return;
+  const grant = commitGrant(nextTerms, periodIndex + 1, nextTier.commitCredits);
+  balances.push({ grant, remaining: new Exact(grant.credits) });
+  movements.push(issueMovement(grant, periodIndex));
+  newGrants.push(grant);
 }

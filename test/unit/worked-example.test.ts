@@ -2,7 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { checkConservation, runSimulation, type PeriodStatement, type SimulationResult } from '../../src/domain';
+import {
+  admissionCharges,
+  admitEvents,
+  checkConservation,
+  commitGrant,
+  openPeriodAdmission,
+  runSimulation,
+  type PeriodStatement,
+  type SimulationResult,
+} from '../../src/domain';
 import { runSimulate } from '../../src/cli/simulate';
 import { workedExampleRows, workedExampleTerms } from './domain-fixtures';
 
@@ -100,6 +109,27 @@ test('worked example April throttles at the 89th event', () => {
   const kinds = periods[3]?.alerts.map((alert) => alert.kind) ?? [];
   assert.ok(kinds.includes('throttled'));
   assert.ok(!(periods[4]?.alerts.map((alert) => alert.kind) ?? []).includes('throttled'));
+});
+
+test('worked example April defers from the 89th event', () => {
+  // In April January's rollover is used up, so only April's 50,000-credit commit counts.
+  const terms = workedExampleTerms();
+  const state = openPeriodAdmission({
+    contractId: 'c1',
+    terms,
+    periodIndex: 3,
+    tier: 'growth',
+    grants: [{ grant: commitGrant(terms, 3, '50000'), remaining: '50000' }],
+    previousPeriodClosed: true,
+  });
+  const result = admitEvents(state, terms, [{ credits: '1000', count: 90, consumedAt: '2026-04-10T00:00:00Z' }]);
+  assert.equal(result.admittedEvents, 88);
+  assert.equal(result.deferredEvents, 2);
+  assert.equal(result.becameThrottled, true);
+  // 88 events: 5,000.00 + 10,000.00 + 38,000 x 0.26 = 24,880.00; the 89th would make it 25,140.00.
+  assert.equal(admissionCharges(result.state, terms).charges.total.toFixed(2), '24880.00');
+  const withOneMore = { ...result.state, throttled: false, segmentCredits: ['89000'] };
+  assert.equal(admissionCharges(withOneMore, terms).charges.total.toFixed(2), '25140.00');
 });
 
 test('worked example invoices match charges', () => {
