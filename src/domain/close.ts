@@ -159,7 +159,7 @@ function uncappedTotal(terms: Terms, tier: Tier, grants: readonly BurnableGrant[
 }
 
 /**
- * Closes a period in the order of the billing rules, each step exactly once:
+ * Closes a period by running the steps of the billing rules in order:
  * 1. burns its usage, carried-in usage first at the period's start, then segment by segment;
  * 2. expires what is left of non-commit grants whose expiry falls in `(start, end]`, and
  *    on the final close every non-commit grant's remaining credits;
@@ -169,8 +169,8 @@ function uncappedTotal(terms: Terms, tier: Tier, grants: readonly BurnableGrant[
  * 5. updates the renegotiation streak;
  * 6. raises the period's alerts;
  * 7. records the next period's commit grant unless it exists.
- * The function is pure: the same input gives a deep-equal result, so a retried close
- * changes nothing.
+ * The function is pure: the same input gives a deep-equal result, so a caller that
+ * stores the result under its unique keys turns a retried close into a no-op.
  */
 export function closePeriod(input: CloseInput): CloseResult {
   const { terms, periodIndex, contractId } = input;
@@ -311,6 +311,7 @@ function burnUsage(ledger: CloseLedger) {
     .filter(({ balance }) => Date.parse(balance.grant.validFrom) < end && Date.parse(balance.grant.expiresAt) > start);
   const burnable: BurnableGrant[] = inPeriod.map(({ balance }) => ({ grant: balance.grant, remaining: balance.remaining }));
   const boundaries = segmentBoundaries(start, end, burnable.map((item) => item.grant));
+
   const usage = boundaries.map(() => new Exact(0));
   const carriedInAdmitted = sumDeferred(input.carriedIn?.admitted ?? []);
   usage[0] = (usage[0] as Decimal).plus(carriedInAdmitted);
@@ -323,6 +324,7 @@ function burnUsage(ledger: CloseLedger) {
     ownAdmitted = ownAdmitted.plus(credits);
     if (item.late === true) lateCredits = lateCredits.plus(credits);
   }
+
   const burn = burnSegments(burnable, boundaries, usage);
   for (const entry of burn.burns) {
     const grant = (burnable[entry.grantIndex] as BurnableGrant).grant;
@@ -334,6 +336,7 @@ function burnUsage(ledger: CloseLedger) {
       periodIndex: input.periodIndex,
     });
   }
+
   inPeriod.forEach(({ index }, position) => {
     (balances[index] as { remaining: Decimal }).remaining = burn.remaining[position] as Decimal;
   });
