@@ -8,8 +8,7 @@ type History = proto.temporal.api.history.v1.IHistory;
 // "type must be a Type". npm installs one copy of protobufjs 8 under @temporalio/common and
 // another under @temporalio/proto, because protobufjs 7 of @grpc/proto-loader takes the top
 // level, and the JSON converter rejects a type built by the other copy. These helpers use
-// the copy that built the types. They write the proto3 JSON of `temporal workflow show
-// --output json`.
+// the copy that built the types, and write the same proto3 JSON as `historyToJSON`.
 const protoRequire = createRequire(require.resolve('@temporalio/proto'));
 const { toJson, fromJson } = protoRequire('protobufjs/ext/protojson') as {
   toJson(type: unknown, message: unknown): unknown;
