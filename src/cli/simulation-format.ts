@@ -54,8 +54,8 @@ export function formatSimulationTable(result: SimulationResult): string {
   out.push('');
   out.push('Invoices:');
   for (const invoice of result.invoices) {
-    const period = invoice.periodIndex === null ? '' : ` period ${invoice.periodIndex}`;
-    out.push(`  ${invoice.number}  ${invoice.kind}${period}  issued ${invoice.issuedAt}  total ${invoice.total}`);
+    const period = invoice.periodIndex === null ? 'outside the term' : `for period ${invoice.periodIndex}`;
+    out.push(`  ${invoice.number}  ${invoice.kind.padEnd(7)}  ${period}  issued ${invoice.issuedAt}  total ${invoice.total}`);
   }
   out.push('');
   const totals = result.totals;
