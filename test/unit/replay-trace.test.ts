@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -6,10 +6,14 @@ import path from 'node:path';
 import { monthOfTrace, readTrace, type TraceRequest } from '../../src/replay/trace';
 import { TRACE_DIR } from '../../src/replay/scenario';
 
+// Every file a test writes lives under one folder, removed when the file's tests end.
+const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'trueup-trace-'));
+after(() => fs.rmSync(tempRoot, { recursive: true, force: true }));
+
 const FEBRUARY = { start: new Date('2027-02-01T00:00:00Z'), end: new Date('2027-03-01T00:00:00Z') };
 
 function writeTrace(text: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trueup-trace-'));
+  const dir = fs.mkdtempSync(path.join(tempRoot, 'case-'));
   const file = path.join(dir, 'trace.csv');
   fs.writeFileSync(file, text);
   return file;

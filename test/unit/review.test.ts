@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import fs from 'node:fs';
@@ -7,6 +7,10 @@ import { Writable } from 'node:stream';
 import { parseDraftTerms, reviewTerms } from '../../src/domain';
 import { runReview } from '../../src/cli/review';
 import { referenceJson } from './domain-fixtures';
+
+// Every file a test writes lives under one folder, removed when the file's tests end.
+const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'trueup-review-'));
+after(() => fs.rmSync(tempRoot, { recursive: true, force: true }));
 
 const review = (change: (json: Record<string, any>) => void) => reviewTerms(parseDraftTerms(referenceJson(change)));
 const codes = (findings: { code: string }[]) => findings.map((finding) => finding.code);
@@ -100,7 +104,7 @@ class Capture extends Writable {
 }
 
 function writeTemp(json: unknown): string {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'trueup-review-')), 'terms.json');
+  const file = path.join(fs.mkdtempSync(path.join(tempRoot, 'case-')), 'terms.json');
   fs.writeFileSync(file, JSON.stringify(json));
   return file;
 }

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -6,6 +6,10 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { parseUsageCsv } from '../../src/cli/usage-csv';
 import { parseDuration, runSimulate } from '../../src/cli/simulate';
+
+// Every file a test writes lives under one folder, removed when the file's tests end.
+const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'trueup-sim-'));
+after(() => fs.rmSync(tempRoot, { recursive: true, force: true }));
 
 test('usage CSV reads columns in any order', () => {
   const rows = parseUsageCsv('meter,quantity,occurred_at,event_id,note\r\nagent_task,100,2026-01-01T00:00:00Z,e1,"a, b"\nagent_task,2,2026-01-02T00:00:00Z,,x\n');
@@ -56,7 +60,7 @@ test('simulate command prints table and csv', async () => {
 });
 
 test('simulate command rejects invalid rows by line', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trueup-sim-'));
+  const dir = fs.mkdtempSync(path.join(tempRoot, 'case-'));
   const usage = path.join(dir, 'usage.csv');
   fs.writeFileSync(usage, 'occurred_at,meter,quantity\n2026-01-02T00:00:00Z,agent_task,1\n2026-01-02T00:00:00Z,gpu,1\n');
   const err = new Capture();
