@@ -9,6 +9,8 @@ import { cpuSince, fmt, nodeCpuSince, parseBenchArgs, postgresCpu, printContext,
 import { CLOSE_DELAY_MS, forEachConcurrently, signContracts, startWorkflowBench, TASK_QUEUE, waitForIdle, waitUntil } from './temporal';
 
 interface PhaseFigures {
+  /** The first contract's workflow run, whose history shows what Temporal did per contract. */
+  firstRun: { workflowId: string; runId: string };
   seconds: number;
   /** Seconds from the first start until every workflow waits on its next timer; the baseline has none. */
   settledSeconds: number | undefined;
@@ -36,12 +38,14 @@ async function runPhase(
   const temporalBefore = processCpuMs(pids.temporal);
   const nodeBefore = process.cpuUsage();
   const started = performance.now();
+  let firstRun: { workflowId: string; runId: string } | undefined;
   await forEachConcurrently(contractIds, 16, async (contractId) => {
-    await client.workflow.start(workflowType, {
+    const handle = await client.workflow.start(workflowType, {
       workflowId: workflowType === 'contractWorkflow' ? contractWorkflowId(contractId) : `bench-noop-${contractId}`,
       taskQueue: TASK_QUEUE,
       args: [workflowType === 'contractWorkflow' ? { contractId, periodIndex: 0 } : { contractId }],
     });
+    if (contractId === contractIds[0]) firstRun = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
   });
   await waitUntil(done, 600_000, `${workflowType} of ${contractIds.length} contracts`);
   const seconds = (finishedAt() - started) / 1000;
@@ -52,11 +56,25 @@ async function runPhase(
   }
   await waitForIdle(worker);
   return {
+    firstRun: firstRun!,
     seconds,
     settledSeconds,
     nodeCpuMs: nodeCpuSince(nodeBefore),
     temporalCpuMs: processCpuMs(pids.temporal) - temporalBefore,
     postgresCpuMs: cpuSince(pgBefore, postgresCpu(pids.postgres)),
+  };
+}
+
+/** Counts what one workflow run's history records: activities, workflow tasks and events. */
+async function describeHistory(client: Client, label: string, run: { workflowId: string; runId?: string }): Promise<Record<string, string>> {
+  const history = await client.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
+  const events = history.events ?? [];
+  return {
+    'workflow run': label,
+    activities: String(events.filter((event) => event.activityTaskScheduledEventAttributes).length),
+    'workflow tasks': String(events.filter((event) => event.workflowTaskCompletedEventAttributes).length),
+    timers: String(events.filter((event) => event.timerStartedEventAttributes).length),
+    'history events': String(events.length),
   };
 }
 
@@ -131,6 +149,13 @@ async function main(): Promise<void> {
         `Sixteen workflow starts in flight; the worker at the SDK's defaults.\n`,
     );
     printTable([describePhase('contractWorkflow (close)', closing, close), describePhase('one no-op activity (baseline)', closing, baseline)]);
+    // The close's first run ends by continuing as new; the run after it loads the next
+    // schedule and waits on its timer, so both are part of one contract's close.
+    printTable([
+      await describeHistory(client, 'contractWorkflow, run that closes', close.firstRun),
+      await describeHistory(client, 'contractWorkflow, next run so far', { workflowId: close.firstRun.workflowId }),
+      await describeHistory(client, 'one no-op activity (baseline)', baseline.firstRun),
+    ]);
     const totalCpu = (phase: PhaseFigures) => phase.nodeCpuMs + phase.temporalCpuMs + phase.postgresCpuMs;
     printTable([
       {
