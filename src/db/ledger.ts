@@ -1,5 +1,5 @@
 import { sql, type Transaction } from 'kysely';
-import type { Grant, GrantBalance, LedgerMovement } from '../domain';
+import { Exact, type Grant, type GrantBalance, type LedgerMovement } from '../domain';
 import type { Db } from './connection';
 import type { Database } from './schema';
 
@@ -41,13 +41,19 @@ export async function recordGrant(
   return created;
 }
 
-/** Records ledger movements; a movement already recorded (same grant, kind and period) is skipped. */
+/**
+ * Records ledger movements, one row per grant, kind and period: the unique key that makes
+ * a retried close a no-op. Movements of one grant, kind and period are summed into one row
+ * dated at the first of them, because a close burns a grant once per segment between
+ * grant starts and expiries. A movement already recorded (same grant, kind and period) is
+ * skipped.
+ */
 export async function recordMovements(db: Executor, contractId: string, movements: readonly LedgerMovement[]): Promise<void> {
   if (movements.length === 0) return;
   await db
     .insertInto('ledger_movements')
     .values(
-      movements.map((m) => ({
+      mergeMovements(movements).map((m) => ({
         contract_id: contractId,
         grant_id: m.grantId,
         kind: m.kind,
@@ -58,6 +64,17 @@ export async function recordMovements(db: Executor, contractId: string, movement
     )
     .onConflict((oc) => oc.columns(['contract_id', 'grant_id', 'kind', 'period_index']).doNothing())
     .execute();
+}
+
+/** Sums movements of the same grant, kind and period, in order of first appearance. */
+function mergeMovements(movements: readonly LedgerMovement[]): LedgerMovement[] {
+  const merged = new Map<string, LedgerMovement>();
+  for (const movement of movements) {
+    const key = `${movement.grantId}\u0000${movement.kind}\u0000${movement.periodIndex}`;
+    const earlier = merged.get(key);
+    merged.set(key, earlier ? { ...earlier, credits: new Exact(earlier.credits).plus(movement.credits).toFixed() } : movement);
+  }
+  return [...merged.values()];
 }
 
 function toGrant(row: {
