@@ -9,6 +9,7 @@
 // the hand-worked table instead of being forfeited.
 import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import Decimal from 'decimal.js';
 import { parseTerms, runSimulation, type PeriodStatement, type SimulationRun, type UsageRow } from '../../src/domain';
 import { quietTemporalRuntime } from '../support/quiet-runtime';
 import { startHarness, type Harness } from '../support/harness';
@@ -20,6 +21,7 @@ import {
   storedInvoices,
   storedStatements,
   utcMonthStart,
+  waitFor,
   waitForClose,
   workedExampleRows,
   workedExampleTermsJson,
@@ -79,6 +81,11 @@ before(async () => {
     await sleepUntil(h.env, periodEnd(closed).getTime() + CLOSE_DELAY_MS);
     await waitForClose(h.db, contractId, closed);
   }
+  // The invoice activity runs after the close activity has committed the period.
+  await waitFor(async () => {
+    const issued = await storedInvoices(h.db, contractId);
+    return issued.length >= PLAYED_PERIODS ? issued : undefined;
+  }, `the invoices of the first ${PLAYED_PERIODS} periods`);
 
   simulation = runSimulation(parseTerms(termsJson), rows, { closeDelayMs: CLOSE_DELAY_MS, contractId });
   statements = await storedStatements(h.db, contractId);
@@ -274,4 +281,44 @@ test('trigger alert goes to the account manager once', async () => {
   assert.equal(alerts[0]!.period_index, 4);
   assert.deepEqual(alerts[0]!.recipients, ['dana@vendor.example']);
   assert.deepEqual(alerts[0]!.data.demandCredits, ['80000', '90000', '85000']);
+});
+
+/** Sums credits per period, grant and movement kind, leaving out issues; keys sort as `period grant kind`. */
+function movementTotals(movements: readonly { periodIndex: number; grantId: string; kind: string; credits: string }[]): Map<string, string> {
+  const totals = new Map<string, Decimal>();
+  for (const movement of movements) {
+    if (movement.kind === 'issue' || movement.periodIndex >= PLAYED_PERIODS) continue;
+    const key = `${movement.periodIndex} ${movement.grantId} ${movement.kind}`;
+    totals.set(key, (totals.get(key) ?? new Decimal(0)).plus(movement.credits));
+  }
+  return new Map([...totals].sort(([a], [b]) => a.localeCompare(b)).map(([key, total]) => [key, total.toFixed()]));
+}
+
+test('ledger movements equal the simulation', async () => {
+  // The close burns a grant once per segment: May's commit burns 5,000 credits (April's 2,000
+  // carried in and three events) before January's rollover expires on May 2, then 45,000.
+  const rows = await h.db
+    .selectFrom('ledger_movements')
+    .select(['grant_id', 'kind', 'credits', 'period_index'])
+    .where('contract_id', '=', contractId)
+    .execute();
+  const stored = movementTotals(rows.map((row) => ({ periodIndex: row.period_index, grantId: row.grant_id, kind: row.kind, credits: row.credits })));
+  assert.deepEqual(stored, movementTotals(simulation.movements));
+  assert.equal(stored.get('4 commit-4 burn'), '50000');
+});
+
+test('grants equal the simulation', async () => {
+  const rows = await h.db
+    .selectFrom('grants')
+    .select(['grant_id', 'kind', 'credits', 'valid_from', 'expires_at'])
+    .where('contract_id', '=', contractId)
+    .orderBy('grant_id')
+    .execute();
+  const stored = rows.map((row) => [row.grant_id, row.kind, row.credits, row.valid_from.toISOString(), row.expires_at.toISOString()]);
+  const simulated = simulation.grants
+    .map((balance) => balance.grant)
+    .filter((grant) => rows.some((row) => row.grant_id === grant.id))
+    .map((grant) => [grant.id, grant.kind, grant.credits, grant.validFrom, grant.expiresAt])
+    .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+  assert.deepEqual(stored, simulated);
 });
