@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { sql } from 'kysely';
 import { createMailer } from '../../src/activities/mailer';
 import type { PeriodStatement } from '../../src/domain';
 import { contractWorkflowId, type GrantCreditsResult } from '../../src/workflows/messages';
@@ -34,8 +33,10 @@ let smtp: TestSmtpServer;
 let outboxDir: string;
 let h: Harness;
 let contractId: string;
-let firstWorker: CrashingWorker;
-let secondWorker: CrashingWorker;
+// Each worker crashes right after this activity of the close has committed its work; the
+// next worker retries it and crashes after the following one. A normal worker ends the close.
+const CRASH_POINTS = ['closePeriod', 'issueInvoices', 'raiseAlerts', 'deliverAlerts'] as const;
+const crashingWorkers: CrashingWorker[] = [];
 let statements: PeriodStatement[];
 let invoices: StoredInvoice[];
 let alerts: { alert_key: string; kind: string; period_index: number | null; status: string; attempts: number; message_id: string }[];
@@ -48,9 +49,7 @@ before(async () => {
   const mailer = createMailer({ smtpUrl: smtp.url, from: 'trueup-test@trueup.localhost', outboxDir, logger: silentLogger });
   h = await startHarness({ closeDelayMs: CLOSE_DELAY_MS, mailer });
 
-  // The first worker dies after issueInvoices commits the invoice; the second after
-  // raiseAlerts stores the alerts; the third is a normal worker.
-  firstWorker = await startCrashingWorker(h, 'issueInvoices', { closeDelayMs: CLOSE_DELAY_MS });
+  crashingWorkers.push(await startCrashingWorker(h, CRASH_POINTS[0], { closeDelayMs: CLOSE_DELAY_MS }));
 
   const now = await h.env.currentTimeMs();
   const terms = termsStartingAfter(new Date(now), { termMonths: 2 });
@@ -76,9 +75,12 @@ before(async () => {
   // close's due time: skipping past it would leave the test server waiting for the retried
   // activity, which no worker polls for until the next one starts.
   await sleepUntil(h.env, end.getTime() + CLOSE_DELAY_MS);
-  await firstWorker.stopped;
-  secondWorker = await startCrashingWorker(h, 'raiseAlerts', { closeDelayMs: CLOSE_DELAY_MS });
-  await secondWorker.stopped;
+  await crashingWorkers[0]!.stopped;
+  for (const activity of CRASH_POINTS.slice(1)) {
+    const worker = await startCrashingWorker(h, activity, { closeDelayMs: CLOSE_DELAY_MS });
+    crashingWorkers.push(worker);
+    await worker.stopped;
+  }
   await h.startWorker();
 
   // Awaiting the result skips time through the final close of period 1.
@@ -96,23 +98,29 @@ before(async () => {
 });
 
 after(async () => {
-  await firstWorker?.stop();
-  await secondWorker?.stop();
+  for (const worker of crashingWorkers) await worker.stop();
   await h?.close();
   await smtp?.stop();
   fs.rmSync(outboxDir, { recursive: true, force: true });
 });
 
-test('first worker crashed after issuing invoices', () => {
-  assert.equal(firstWorker.calls.get('closePeriod'), 1);
-  assert.equal(firstWorker.calls.get('issueInvoices'), 1);
-  assert.equal(firstWorker.calls.get('raiseAlerts'), undefined);
+test('first worker crashed after the close', () => {
+  // It also delivered the usage alert of period 0 when ingestion signalled it.
+  const calls = crashingWorkers[0]!.calls;
+  assert.equal(calls.get('closePeriod'), 1);
+  assert.equal(calls.get('issueInvoices'), undefined);
 });
 
-test('second worker retried invoices and crashed after alerts', () => {
-  assert.equal(secondWorker.calls.get('closePeriod'), undefined);
-  assert.equal(secondWorker.calls.get('issueInvoices'), 1);
-  assert.equal(secondWorker.calls.get('raiseAlerts'), 1);
+test('each next worker retried and crashed one step later', () => {
+  assert.equal(crashingWorkers.length, CRASH_POINTS.length);
+  for (let position = 1; position < CRASH_POINTS.length; position++) {
+    const calls = crashingWorkers[position]!.calls;
+    const retried = CRASH_POINTS[position - 1]!;
+    const crashed = CRASH_POINTS[position]!;
+    assert.equal(calls.get(retried), 1, `worker ${position} retried ${retried}`);
+    assert.equal(calls.get(crashed), 1, `worker ${position} ran ${crashed}`);
+    assert.equal(calls.size, 2, `worker ${position} ran only ${retried} and ${crashed}: ${[...calls.keys()].join(', ')}`);
+  }
 });
 
 test('each period closed once', async () => {
@@ -129,15 +137,25 @@ test('each period closed once', async () => {
   ]);
 });
 
-test('no ledger movement recorded twice', async () => {
-  const repeated = await h.db
+test('period 0 ledger moves each credit once', async () => {
+  // Commit 50,000: 45,000 burned, then 1,250 rolled over and 3,750 forfeited at the close.
+  const movements = await h.db
     .selectFrom('ledger_movements')
-    .select(['grant_id', 'kind', 'period_index', sql<string>`count(*)`.as('count')])
+    .select(['grant_id', 'kind', 'credits'])
     .where('contract_id', '=', contractId)
-    .groupBy(['grant_id', 'kind', 'period_index'])
-    .having(sql`count(*)`, '>', 1)
+    .where('period_index', '=', 0)
+    .where('grant_id', '=', 'commit-0')
+    .orderBy('kind')
     .execute();
-  assert.deepEqual(repeated, []);
+  assert.deepEqual(
+    movements.map((movement) => [movement.kind, movement.credits]),
+    [
+      ['burn', '45000'],
+      ['forfeit', '3750'],
+      ['issue', '50000'],
+      ['rollover', '1250'],
+    ],
+  );
 });
 
 test('period 0 statement counts usage once', () => {
