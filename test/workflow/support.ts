@@ -101,6 +101,48 @@ export async function postUsage(h: Harness, contractId: string, rows: readonly R
   return (response.body.events as { status: string }[]).map((event) => event.status);
 }
 
+/**
+ * Plays usage rows through the API at their own instants on a contract whose periods are
+ * the UTC months from `start`, and lets the workflow close the first `periods` periods.
+ * Rows at one instant go in one batch. Before the first row after a close is due, it waits
+ * for that close, because a live contract has closed by then. Returns each event's status
+ * by event id, once the invoices of those periods are issued.
+ */
+export async function playUsage(
+  h: Harness,
+  contractId: string,
+  rows: readonly Required<UsageRow>[],
+  options: { start: Date; periods: number; closeDelayMs: number },
+): Promise<Map<string, string>> {
+  const closeDue = (index: number) => utcMonthStart(options.start, index + 1).getTime() + options.closeDelayMs;
+  const groups = new Map<string, Required<UsageRow>[]>();
+  for (const row of rows) groups.set(row.occurredAt, [...(groups.get(row.occurredAt) ?? []), row]);
+
+  const statuses = new Map<string, string>();
+  let closed = 0;
+  for (const [occurredAt, group] of groups) {
+    const at = Date.parse(occurredAt);
+    await sleepUntil(h.env, at);
+    while (closed < options.periods && closeDue(closed) <= at) {
+      await waitForClose(h.db, contractId, closed);
+      closed += 1;
+    }
+    const answers = await postUsage(h, contractId, group);
+    group.forEach((row, position) => statuses.set(row.eventId, answers[position]!));
+  }
+  for (; closed < options.periods; closed++) {
+    await sleepUntil(h.env, closeDue(closed));
+    await waitForClose(h.db, contractId, closed);
+  }
+
+  // The invoice activity runs after the close activity has committed the period.
+  await waitFor(async () => {
+    const issued = await storedInvoices(h.db, contractId);
+    return issued.length >= options.periods ? issued : undefined;
+  }, `the invoices of the first ${options.periods} periods`);
+  return statuses;
+}
+
 /** Waits until period `periodIndex` of the contract is closed; returns its stored statement. */
 export function waitForClose(db: Db, contractId: string, periodIndex: number, timeoutMs = 60_000): Promise<PeriodStatement> {
   return waitFor(

@@ -10,19 +10,16 @@
 import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Decimal from 'decimal.js';
-import { parseTerms, runSimulation, type PeriodStatement, type SimulationRun, type UsageRow } from '../../src/domain';
+import { parseTerms, runSimulation, type PeriodStatement, type SimulationRun } from '../../src/domain';
 import { quietTemporalRuntime } from '../support/quiet-runtime';
 import { startHarness, type Harness } from '../support/harness';
 import {
-  postUsage,
+  playUsage,
   shiftRowsByMonth,
   signContract,
-  sleepUntil,
   storedInvoices,
   storedStatements,
   utcMonthStart,
-  waitFor,
-  waitForClose,
   workedExampleRows,
   workedExampleTermsJson,
   type StoredInvoice,
@@ -62,30 +59,8 @@ before(async () => {
   const rows = shiftRowsByMonth(workedExampleRows(), new Date('2026-01-01T00:00:00Z'), start);
   contractId = await signContract(h, termsJson);
 
-  // Events at one instant go in one batch. Before the first event after a close is due,
-  // the test waits for that close, because a live contract has closed by then.
-  const groups = new Map<string, Required<UsageRow>[]>();
-  for (const row of rows) groups.set(row.occurredAt, [...(groups.get(row.occurredAt) ?? []), row]);
-  let closed = 0;
-  for (const [occurredAt, group] of groups) {
-    const at = Date.parse(occurredAt);
-    await sleepUntil(h.env, at);
-    while (closed < PLAYED_PERIODS && periodEnd(closed).getTime() + CLOSE_DELAY_MS <= at) {
-      await waitForClose(h.db, contractId, closed);
-      closed += 1;
-    }
-    const period = periodIndexOf(at);
-    answersByPeriod[period]!.push(...(await postUsage(h, contractId, group)));
-  }
-  for (; closed < PLAYED_PERIODS; closed++) {
-    await sleepUntil(h.env, periodEnd(closed).getTime() + CLOSE_DELAY_MS);
-    await waitForClose(h.db, contractId, closed);
-  }
-  // The invoice activity runs after the close activity has committed the period.
-  await waitFor(async () => {
-    const issued = await storedInvoices(h.db, contractId);
-    return issued.length >= PLAYED_PERIODS ? issued : undefined;
-  }, `the invoices of the first ${PLAYED_PERIODS} periods`);
+  const statuses = await playUsage(h, contractId, rows, { start, periods: PLAYED_PERIODS, closeDelayMs: CLOSE_DELAY_MS });
+  for (const row of rows) answersByPeriod[periodIndexOf(Date.parse(row.occurredAt))]!.push(statuses.get(row.eventId)!);
 
   simulation = runSimulation(parseTerms(termsJson), rows, { closeDelayMs: CLOSE_DELAY_MS, contractId });
   statements = await storedStatements(h.db, contractId);
