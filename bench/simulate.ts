@@ -4,7 +4,7 @@
 // monthly demand, so only the number of events changes between sizes.
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseTerms, runSimulation, type Terms } from '../src/domain';
+import { parseTerms, runSimulation, type Terms, type UsageRow } from '../src/domain';
 import { parseUsageCsv } from '../src/cli/usage-csv';
 import { fmt, loadTraces, parseBenchArgs, printContext, printTable, REPO_ROOT, type TraceRequest } from './support';
 
@@ -63,6 +63,23 @@ function sumCreditsPlainly(rows: readonly { occurredAt: string; meter: string; q
   return months.reduce((a, b) => a + b, 0);
 }
 
+/**
+ * Sums the usage of each meter per hour into one row, in a plain linear pass. The credits
+ * of each hour stay the same; only admission sees bigger events, so results under a cap
+ * can differ from the per-event run.
+ */
+function aggregatePerHour(rows: readonly UsageRow[]): UsageRow[] {
+  const sums = new Map<string, number>();
+  for (const row of rows) {
+    const key = `${row.occurredAt.slice(0, 13)}:00:00Z ${row.meter}`;
+    sums.set(key, (sums.get(key) ?? 0) + Number(row.quantity));
+  }
+  return [...sums].map(([key, tokens]) => {
+    const [occurredAt, meter] = key.split(' ') as [string, string];
+    return { occurredAt, meter, quantity: String(tokens) };
+  });
+}
+
 /** Runs `work` `repeats` times after one warm-up run and returns the median time in milliseconds. */
 function medianMs<T>(repeats: number, work: () => T): { ms: number; result: T } {
   let result = work();
@@ -109,6 +126,8 @@ function main(): void {
       const baseline = medianMs(repeats, () => sumCreditsPlainly(usage));
       const simulation = medianMs(repeats, () => runSimulation(terms, usage));
       const run = simulation.result.result;
+      const aggregation = medianMs(repeats, () => aggregatePerHour(usage));
+      const aggregated = medianMs(repeats, () => runSimulation(terms, aggregation.result));
       if (run.events.accepted !== events) {
         throw new Error(`The simulation accepted ${run.events.accepted} of ${events} generated events; the generator is wrong.`);
       }
@@ -121,6 +140,8 @@ function main(): void {
         'contract-months/s': fmt(12 / (simulation.ms / 1000), 1),
         'baseline sum ms': fmt(baseline.ms, 1),
         'simulate / baseline': fmt(simulation.ms / baseline.ms, 1),
+        'sum per hour ms': fmt(aggregation.ms),
+        'simulate hourly rows ms': fmt(aggregated.ms),
         'deferred at end': run.totals.unbilledDeferredCredits,
         'overage credits': run.totals.overageCredits,
       });
