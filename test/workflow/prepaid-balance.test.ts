@@ -1,6 +1,6 @@
 // A grant that lives across periods keeps exactly the balance its burns leave. A close
 // burns a grant once per segment between grant starts and expiries, so a prepaid block
-// can burn twice in one period; the next period must see what both burns left.
+// can burn twice in one period. The next period must see what both burns left.
 //
 // Growth tier (commit 50,000 credits at 0.20, platform fee 5,000.00, overage 0.26 per
 // credit, cap 25,000.00) with a prepaid block of 120,000 credits valid 12 months from the
@@ -99,8 +99,8 @@ test('period 0 has no overage', () => {
 });
 
 test('period 1 sees the prepaid balance both burns left', () => {
-  // 150,000 credits = commit 50,000 + prepaid 120,000 - 29,000 = 91,000, so 9,000 overage
-  // x 0.26 = 2,340.00; charges 15,000.00 + 2,340.00 = 17,340.00.
+  // Grants cover commit 50,000 + prepaid (120,000 - 29,000 = 91,000) = 141,000 of the
+  // 150,000 credits. Overage 9,000 x 0.26 = 2,340.00. Charges 15,000.00 + 2,340.00 = 17,340.00.
   const period = statements[1]!;
   assert.equal(period.consumedCredits, '150000');
   assert.equal(period.overageCredits, '9000');
