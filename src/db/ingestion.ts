@@ -164,10 +164,12 @@ async function judgeEvents(
   answers: EventAnswer[],
 ): Promise<Judged[]> {
   const { arrivedAt } = input;
-  const first = versions[0]!.terms;
-  const finalIndex = contract.finalPeriodIndex ?? first.termMonths - 1;
-  const contractStart = periodBounds(first, 0).start;
-  const contractEnd = periodBounds(first, finalIndex).end;
+  // Amendments keep startDate and timeZone but may change termMonths, so the latest
+  // version's term decides where the contract ends.
+  const term = versions.at(-1)!.terms;
+  const finalIndex = contract.finalPeriodIndex ?? term.termMonths - 1;
+  const contractStart = periodBounds(term, 0).start;
+  const contractEnd = periodBounds(term, finalIndex).end;
   const reject = (index: number, eventId: string, field: string, rule: string, reason: string) => {
     answers[index] = { eventId, status: 'rejected', field: `events[${index}].${field}`, rule, reason };
   };
@@ -236,13 +238,13 @@ async function judgeEvents(
 
     // An event belongs to its own period while that period is open. Once that period has
     // closed, the event is late: it belongs to the period open at arrival and is consumed then.
-    const ownIndex = periodIndexAt(first, occurredAt)!;
-    const ownEnd = periodBounds(first, ownIndex).end.getTime();
+    const ownIndex = periodIndexAt(term, occurredAt)!;
+    const ownEnd = periodBounds(term, ownIndex).end.getTime();
     const ownOpen = arrivedAt.getTime() < ownEnd + input.closeDelayMs && !closedPeriods.has(ownIndex);
     let periodIndex = ownIndex;
     let consumedAt = occurredAt;
     if (!ownOpen) {
-      const arrivalIndex = arrivedAt < contractEnd ? periodIndexAt(first, arrivedAt) : undefined;
+      const arrivalIndex = arrivedAt < contractEnd ? periodIndexAt(term, arrivedAt) : undefined;
       if (arrivalIndex === undefined || arrivalIndex > finalIndex) {
         reject(index, eventId, 'occurredAt', 'contract_open', `Event ${eventId} arrived after the contract's last period closed (${contractEnd.toISOString()} plus the close delay); it cannot be billed.`);
         return;
