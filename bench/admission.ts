@@ -61,7 +61,7 @@ function describe(operation: string, clients: number, sample: Sample, baselineP5
 }
 
 function expectStatus(response: { status: number; text: string }, expected: number, what: string): void {
-  if (response.status !== expected) throw new Error(`${what} answered ${response.status}, expected ${expected}: ${response.text.slice(0, 500)}`);
+  if (response.status !== expected) throw new Error(`${what} returned status ${response.status}, expected ${expected}: ${response.text.slice(0, 500)}`);
 }
 
 async function main(): Promise<void> {

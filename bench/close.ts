@@ -104,7 +104,7 @@ async function main(): Promise<void> {
     const pids = { temporal: bench.temporalPid, postgres: bench.postgres.pid };
 
     // Each contract's first period ended more than the close delay ago, so its close is
-    // due as soon as its workflow starts; the second period is still open.
+    // due as soon as its workflow starts. The second period is still open.
     const now = new Date();
     const closeMonthStart = firstOfMonth(new Date(now.getTime() - CLOSE_DELAY_MS), -1);
     const closingIds = await signContracts(db, closing, closeMonthStart, 2, 'closing');
@@ -149,8 +149,8 @@ async function main(): Promise<void> {
         `Sixteen workflow starts in flight; the worker at the SDK's defaults.\n`,
     );
     printTable([describePhase('contractWorkflow (close)', closing, close), describePhase('one no-op activity (baseline)', closing, baseline)]);
-    // The close's first run ends by continuing as new; the run after it loads the next
-    // schedule and waits on its timer, so both are part of one contract's close.
+    // The run that closes ends by continuing as new. The run after it loads the next
+    // schedule and starts its timer, so both runs belong to one contract's close.
     printTable([
       await describeHistory(client, 'contractWorkflow, run that closes', close.firstRun),
       await describeHistory(client, 'contractWorkflow, next run so far', { workflowId: close.firstRun.workflowId }),

@@ -32,9 +32,9 @@ interface UsageEvent {
 }
 
 /**
- * Turns trace requests into usage events (input and output tokens of each request),
- * replayed so that the trace's hour ends at `end`, squeezed into `[start, end)` when the
- * open period began less than that hour ago.
+ * Turns trace requests into usage events, one for the input and one for the output
+ * tokens of each request. The trace's hour is replayed to end at `end`, and squeezed
+ * into `[start, end)` when the open period began less than an hour ago.
  */
 function replayEvents(requests: readonly TraceRequest[], start: number, end: number): UsageEvent[] {
   const span = requests[requests.length - 1]!.offsetMs + 1;
@@ -74,7 +74,7 @@ async function runApi(api: ApiServer, token: string, contractId: string, batches
   const started = performance.now();
   for (const body of bodies) {
     const response = await api.request('POST', '/v1/usage', token, body);
-    if (response.status !== 200) throw new Error(`POST /v1/usage answered ${response.status}: ${response.text.slice(0, 500)}`);
+    if (response.status !== 200) throw new Error(`POST /v1/usage returned status ${response.status}: ${response.text.slice(0, 500)}`);
     latencies.push(response.ms);
     responses.push(response.text);
   }

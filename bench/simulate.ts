@@ -26,9 +26,9 @@ const SCENARIOS: Scenario[] = [
 ];
 
 /**
- * Builds the usage CSV of one contract-year: `events` events spread evenly over 2026,
- * requests of the traces in turn, each as an input and an output token event, with
- * token counts scaled so that the year's demand is 12 months of `monthlyCredits`.
+ * Builds the usage CSV of one contract-year: `events` events spread evenly over 2026.
+ * The requests of the traces come in turn, each as an input and an output token event.
+ * Token counts are scaled so that the year's demand is 12 months of `monthlyCredits`.
  */
 function generateUsageCsv(traces: readonly TraceRequest[], events: number, monthlyCredits: number): string {
   const requests = Math.ceil(events / 2);
@@ -51,8 +51,8 @@ function generateUsageCsv(traces: readonly TraceRequest[], events: number, month
 }
 
 /**
- * The baseline: one pass over the parsed rows that sums each month's credits in binary
- * floating point. Any simulation reads every row at least this way.
+ * Sums each month's credits in one pass over the parsed rows, in binary floating point:
+ * the baseline, because any simulation reads every row at least this way.
  */
 function sumCreditsPlainly(rows: readonly { occurredAt: string; meter: string; quantity: string }[]): number {
   const months = new Float64Array(12);
@@ -65,8 +65,8 @@ function sumCreditsPlainly(rows: readonly { occurredAt: string; meter: string; q
 
 /**
  * Sums the usage of each meter per hour into one row, in a plain linear pass. The credits
- * of each hour stay the same; only admission sees bigger events, so results under a cap
- * can differ from the per-event run.
+ * of each hour stay the same. Admission gets bigger events, though, so results under a
+ * cap can differ from the per-event run.
  */
 function aggregatePerHour(rows: readonly UsageRow[]): UsageRow[] {
   const sums = new Map<string, number>();

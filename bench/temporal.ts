@@ -1,5 +1,5 @@
-// What the workflow benchmarks share: an in-memory Temporal dev server, PostgreSQL, signed
-// contracts, and a worker whose activities count what they have done.
+// Setup shared by the workflow benchmarks: an in-memory Temporal dev server, PostgreSQL,
+// signed contracts, and a worker whose activities record their progress.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -118,7 +118,7 @@ export async function waitForIdle(worker: Worker): Promise<void> {
   }
 }
 
-/** What the activities have done so far, each counted once per contract. */
+/** Progress of the activities so far, each counted once per contract. */
 export class Progress {
   readonly invoiced = new Set<string>();
   /** Contracts whose workflow loaded a schedule with its close still ahead: it sleeps next. */
