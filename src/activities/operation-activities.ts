@@ -63,9 +63,11 @@ async function lockSigned(trx: Transaction<Database>, contractId: string): Promi
 
 /** Returns the open period at `now` and its terms, or rejects when the term is over. */
 async function openPeriodOf(trx: Transaction<Database>, contract: ContractRow, now: Date): Promise<{ index: number; terms: Terms }> {
-  const [first] = await listTermsVersions(trx, contract.id);
-  const index = openPeriodAt(first!.terms, now);
-  const finalIndex = finalPeriodOf(first!.terms, contract);
+  // Amendments keep startDate and timeZone but may change termMonths, so the latest
+  // version's term decides where the contract ends.
+  const term = (await listTermsVersions(trx, contract.id)).at(-1)!.terms;
+  const index = openPeriodAt(term, now);
+  const finalIndex = finalPeriodOf(term, contract);
   if (index === undefined || index > finalIndex) {
     reject(contract.id, 'contractId', `Contract ${contract.id} has no open period at ${now.toISOString()}; its term is over.`);
   }
