@@ -11,13 +11,15 @@ export async function describeContract(db: Db, contractId: string, now: Date) {
   const contract = await findContract(db, contractId);
   if (!contract) return undefined;
   const versions = await listTermsVersions(db, contractId);
-  const firstTerms = versions[0]!.terms as Terms;
+  // Amendments keep startDate and timeZone but may change termMonths, so the latest
+  // version's term decides which periods exist.
+  const term = versions.at(-1)!.terms as Terms;
 
   let currentPeriod = null;
   if (contract.status === 'signed') {
-    const index = periodIndexAt(firstTerms, now);
+    const index = periodIndexAt(term, now);
     if (index !== undefined) {
-      const bounds = periodBounds(firstTerms, index);
+      const bounds = periodBounds(term, index);
       const row = await db
         .selectFrom('periods')
         .select(['tier', 'status'])
