@@ -16,6 +16,7 @@ let h: Harness;
 let amended: AmendResult;
 let period2Usage: string[];
 let period2Grant: GrantCreditsResult | unknown;
+let period2View: { currentPeriod: { index: number } | null };
 let result: LifecycleState;
 let statements: PeriodStatement[];
 let invoices: StoredInvoice[];
@@ -41,6 +42,7 @@ before(async () => {
   period2Usage = await postUsage(h, contractId, [
     { eventId: 'period-2', meter: 'agent_task', quantity: '100', occurredAt: new Date(period2.getTime() + DAY_MS).toISOString() },
   ]);
+  period2View = (await h.request('GET', `/v1/contracts/${contractId}`, undefined, 'ops')).body;
   try {
     period2Grant = await handle.executeUpdate('grantCredits', {
       args: [{ credits: '500', expiresAt: utcMonthStart(now, 4).toISOString(), by: 'ops-test', reason: 'goodwill credits' }],
@@ -68,6 +70,10 @@ test('amendment answer names the version', () => {
 
 test('added period accepts usage', () => {
   assert.deepEqual(period2Usage, ['accepted']);
+});
+
+test('contract view shows the added period open', () => {
+  assert.equal(period2View.currentPeriod?.index, 2);
 });
 
 test('added period accepts a grant', () => {
