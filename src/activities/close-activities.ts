@@ -54,14 +54,23 @@ export function createCloseActivities(deps: ActivityDeps) {
       return { numbers };
     },
 
-    /** Stores the alerts the close called for as pending; an alert already stored is kept as it is. */
+    /**
+     * Stores the alerts the close called for as pending (an alert already stored is kept as
+     * it is) and returns how many alerts of the contract await delivery.
+     */
     async raiseAlerts(input: { contractId: string; periodIndex: number }) {
       const state = await closeState(input.contractId, input.periodIndex);
       const stored = await storeAlerts(db, input.contractId, state.alerts);
       if (stored.length > 0) {
         deps.logger.info({ contractId: input.contractId, periodIndex: input.periodIndex, alerts: stored }, 'alerts raised');
       }
-      return { alertKeys: state.alerts.map((a) => a.key) };
+      const pending = await db
+        .selectFrom('alerts')
+        .select((eb) => eb.fn.countAll<string>().as('count'))
+        .where('contract_id', '=', input.contractId)
+        .where('status', '<>', 'sent')
+        .executeTakeFirstOrThrow();
+      return { alertKeys: state.alerts.map((a) => a.key), pendingAlerts: Number(pending.count) };
     },
   };
 }

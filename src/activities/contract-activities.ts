@@ -88,11 +88,21 @@ export function createContractActivities(deps: ActivityDeps) {
     deps.logger.info({ contractId: input.contractId }, 'contract ended');
   }
 
+  const close = createCloseActivities(deps);
+
+  /** Closes a period and returns the next period's schedule, so the next run need not load it. */
+  async function closePeriod(input: { contractId: string; periodIndex: number; closedAt: string }) {
+    const result = await close.closePeriod(input);
+    const nextSchedule = result.final ? null : await loadSchedule({ contractId: input.contractId, periodIndex: input.periodIndex + 1 });
+    return { ...result, nextSchedule };
+  }
+
   return {
     loadSchedule,
     deliverAlerts,
     completeContract,
-    ...createCloseActivities(deps),
+    ...close,
+    closePeriod,
     ...createOperationActivities(deps),
   };
 }

@@ -1,4 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Schedule } from '../activities/contract-activities';
 
 /** The workflow id of a contract: one workflow per signed contract, for its whole term. */
 export function contractWorkflowId(contractId: string): string {
@@ -14,6 +15,8 @@ export interface ContractWorkflowInput {
   periodIndex: number;
   /** Set when alerts were signalled after the previous run's last delivery. */
   deliveryDue?: boolean;
+  /** This period's schedule, as the previous run's close computed it; loaded when absent. */
+  schedule?: Schedule;
 }
 
 export interface LifecycleState {

@@ -97,9 +97,11 @@ export function usageRouter(deps: ApiDeps): Router {
     }
 
     const now = deps.now();
-    const [first] = await listTermsVersions(deps.db, id);
-    const periodIndex = periodIndexAt(first!.terms, now);
-    const finalIndex = contract.finalPeriodIndex ?? first!.terms.termMonths - 1;
+    // Amendments keep the start date and time zone but may change the term's length, so
+    // the latest version decides where the contract ends.
+    const latest = (await listTermsVersions(deps.db, id)).at(-1)!.terms;
+    const periodIndex = periodIndexAt(latest, now);
+    const finalIndex = contract.finalPeriodIndex ?? latest.termMonths - 1;
     if (periodIndex === undefined || periodIndex > finalIndex) {
       throw conflict(`Contract ${id} has no open period at ${now.toISOString()}.`, 'contract-not-running');
     }
