@@ -149,7 +149,7 @@ async function main(): Promise<void> {
         `Sixteen workflow starts in flight; the worker at the SDK's defaults.\n`,
     );
     printTable([describePhase('contractWorkflow (close)', closing, close), describePhase('one no-op activity (baseline)', closing, baseline)]);
-    // The run that closes ends by continuing as new. The run after it loads the next
+    // The run that closes ends by continuing as new. The run after it receives the next
     // schedule and starts its timer, so both runs belong to one contract's close.
     printTable([
       await describeHistory(client, 'contractWorkflow, run that closes', close.firstRun),
