@@ -70,6 +70,11 @@ export function formatPath(parts: readonly PropertyKey[]): string {
 export function parseRequestPart<T extends z.ZodType>(schema: T, value: unknown, root: string): z.output<T> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
+  if (value === undefined && root === 'body') {
+    throw badRequest('The request body is missing; send a JSON object with Content-Type: application/json.', [
+      { path: 'body', rule: 'required', message: 'is missing' },
+    ]);
+  }
   const errors = fieldErrorsFromZod(result.error, root);
   throw badRequest(`The request ${root} is invalid: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors);
 }
@@ -119,10 +124,19 @@ function toProblem(err: unknown): Problem {
   const httpError = err as { status?: unknown; type?: unknown; expose?: unknown; message?: unknown };
   if (typeof httpError?.status === 'number' && httpError.status >= 400 && httpError.status < 500) {
     if (httpError.type === 'entity.too.large') {
-      return new Problem(413, 'payload-too-large', 'Payload too large', 'The request body exceeds the size limit.');
+      const limit = (err as { limit?: unknown }).limit;
+      const size = typeof limit === 'number' ? ` of ${limit} bytes` : '';
+      return new Problem(413, 'payload-too-large', 'Payload too large', `The request body exceeds the size limit${size}; send fewer events per request.`, [
+        { path: 'body', rule: 'max_size', message: `must be at most${size || ' the size limit'}` },
+      ]);
     }
     if (httpError.type === 'entity.parse.failed') {
-      return badRequest('The request body is not valid JSON.', [{ path: 'body', rule: 'json', message: 'Invalid JSON.' }]);
+      // express.json in strict mode also rejects valid JSON whose top level is not an object or array.
+      const body = (err as { body?: unknown }).body;
+      const scalar = typeof body === 'string' && /^\s*(null|true|false|-?\d|")/.test(body);
+      return scalar
+        ? badRequest('The request body must be a JSON object.', [{ path: 'body', rule: 'object', message: 'must be a JSON object' }])
+        : badRequest('The request body is not valid JSON.', [{ path: 'body', rule: 'json', message: 'is not valid JSON' }]);
     }
     if (httpError.type === 'encoding.unsupported' || httpError.type === 'charset.unsupported') {
       return new Problem(415, 'unsupported-encoding', 'Unsupported encoding', 'The request body encoding is not supported; send UTF-8 JSON.');

@@ -62,3 +62,38 @@ export async function verifyApiKey(db: Db, token: string): Promise<ApiKeyPrincip
   if (!timingSafeEqual(expected, actual)) return undefined;
   return { keyId: row.id, role: row.role, customerId: row.customer_id };
 }
+
+export interface ApiKeySummary {
+  keyId: string;
+  role: Role;
+  customerId: string | null;
+  label: string | null;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+/** Lists every API key (never its secret), oldest first. */
+export async function listApiKeys(db: Db): Promise<ApiKeySummary[]> {
+  const rows = await db.selectFrom('api_keys').select(['id', 'role', 'customer_id', 'label', 'created_at', 'revoked_at']).orderBy('created_at').execute();
+  return rows.map((row) => ({
+    keyId: row.id,
+    role: row.role,
+    customerId: row.customer_id,
+    label: row.label,
+    createdAt: row.created_at.toISOString(),
+    revokedAt: row.revoked_at ? new Date(row.revoked_at).toISOString() : null,
+  }));
+}
+
+/** Revokes a key: requests with it get 401 from then on. Returns false when no such key exists. */
+export async function revokeApiKey(db: Db, keyId: string, at: Date): Promise<boolean> {
+  const result = await db
+    .updateTable('api_keys')
+    .set({ revoked_at: at })
+    .where('id', '=', keyId)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  if ((result.numUpdatedRows ?? 0n) > 0n) return true;
+  const existing = await db.selectFrom('api_keys').select('id').where('id', '=', keyId).executeTakeFirst();
+  return existing !== undefined;
+}

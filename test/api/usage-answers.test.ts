@@ -26,8 +26,11 @@ function event(eventId: string, occurredAt: string, overrides: Record<string, un
 
 async function send(events: unknown[], id = contractId) {
   const response = await api.request('POST', '/v1/usage', { as: ingestKey, body: { contractId: id, events } });
-  assert.equal(response.status, 200, response.text);
-  return response.body as { summary: Record<string, number>; events: any[] };
+  const body = response.body as { summary: Record<string, number>; events: any[] };
+  // A batch that stores nothing is a 422 problem document; it still lists each event's answer.
+  const expected = body.summary.rejected === body.events.length ? 422 : 200;
+  assert.equal(response.status, expected, response.text);
+  return body;
 }
 
 async function storedCount(eventId: string, id = contractId): Promise<number> {
@@ -108,6 +111,21 @@ test('malformed events are rejected one by one', async () => {
   assert.equal(answer.events[2].field, 'events[2].quantity');
   assert.match(answer.events[3].field, /^events\[3\]/);
   for (const id of ['x-1', 'x-2', 'x-3', 'x-4']) assert.equal(await storedCount(id), 0, id);
+});
+
+test('batch with every event rejected is a 422', async () => {
+  const response = await api.request('POST', '/v1/usage', {
+    as: ingestKey,
+    body: { contractId, events: [event('r-1', '2026-01-15T11:00:00Z', { meter: 'gpu_minute' }), event('r-2', '2025-12-31T23:00:00Z')] },
+  });
+  assert.equal(response.status, 422);
+  assert.match(response.headers.get('content-type') ?? '', /application\/problem\+json/);
+  const problem = response.body as { type: string; errors: { path: string; rule: string }[]; events: { status: string }[] };
+  assert.equal(problem.type, 'urn:trueup:problem:all-events-rejected');
+  assert.deepEqual(problem.errors.map((e) => e.path), ['body.events[0].meter', 'body.events[1].occurredAt']);
+  assert.deepEqual(problem.events.map((e) => e.status), ['rejected', 'rejected']);
+  assert.equal(await storedCount('r-1'), 0);
+  assert.equal(await storedCount('r-2'), 0);
 });
 
 test('late event goes to the period open at arrival', async () => {

@@ -106,7 +106,13 @@ export function contractsRouter(deps: ApiDeps): Router {
       terms = parseTerms(versions[0]!.terms);
     } catch (error) {
       if (error instanceof TermsValidationError) {
-        throw unprocessable(`The terms cannot be signed: ${error.message}`, 'invalid-terms', termsErrors(error));
+        // The draft's stored terms are at fault, not this request's body: paths start at `terms`.
+        const errors = termsErrors(error).map((e) => ({ ...e, path: e.path.replace(/^body\./, '') }));
+        throw unprocessable(
+          `The draft's terms cannot be signed, even with an override: ${error.message}. Fix them with PUT /v1/contracts/${id}/terms.`,
+          'invalid-terms',
+          errors,
+        );
       }
       throw error;
     }

@@ -7,7 +7,7 @@ import { contractWorkflowId, type AlertsRaisedSignal } from '../../workflows/mes
 import type { ApiDeps } from '../app';
 import { assertCustomerScope } from '../auth';
 import { ROUTES } from '../catalog';
-import { conflict, fieldErrorsFromZod, notFound, parseRequestPart } from '../problem';
+import { conflict, fieldErrorsFromZod, notFound, parseRequestPart, unprocessable } from '../problem';
 import { mount } from '../route-spec';
 import { ContractIdParams, UsageBody, UsageEventSchema } from '../schemas';
 
@@ -84,7 +84,20 @@ export function usageRouter(deps: ApiDeps): Router {
       }
     }
 
-    res.json({ contractId: body.contractId, summary: summarize(answers), events: answers });
+    const summary = summarize(answers);
+    // A batch that stores nothing is bad input as a whole: a 422 problem that still lists
+    // each event's answer. A batch with any event stored is a 200 with the same answers.
+    if (summary.rejected === answers.length) {
+      throw unprocessable(
+        `Every event of the batch was rejected (${answers.length}); nothing was stored. Each event's answer names its field and rule.`,
+        'all-events-rejected',
+        answers.flatMap((answer) =>
+          answer.status === 'rejected' ? [{ path: `body.${answer.field}`, rule: answer.rule, message: answer.reason }] : [],
+        ),
+        { contractId: body.contractId, summary, events: answers },
+      );
+    }
+    res.json({ contractId: body.contractId, summary, events: answers });
   });
 
   mount(router, ROUTES.getEntitlement, deps, async (req, res) => {
