@@ -15,13 +15,25 @@ export function temporalLoggerFor(logger: Logger): TemporalLogger {
   const child = logger.child({ component: 'temporal-sdk' });
   const log = (level: LogLevel, message: string, meta?: LogMetadata) => child[LEVELS[level]](meta ?? {}, message);
   return {
-    log,
+    log: (level, message, meta) => log(adjustLevel(level, message, meta), message, meta),
     trace: (message, meta) => log('TRACE', message, meta),
     debug: (message, meta) => log('DEBUG', message, meta),
-    info: (message, meta) => log('INFO', message, meta),
-    warn: (message, meta) => log('WARN', message, meta),
+    info: (message, meta) => log(adjustLevel('INFO', message, meta), message, meta),
+    warn: (message, meta) => log(adjustLevel('WARN', message, meta), message, meta),
     error: (message, meta) => log('ERROR', message, meta),
   };
+}
+
+/**
+ * Lowers two kinds of routine SDK lines: the bundler's asset report (a multi-kilobyte
+ * line at each worker start) to debug, and an activity that failed by rejecting an
+ * operation (an ops request with a reason, answered as a 4xx) to info.
+ */
+function adjustLevel(level: LogLevel, message: string, meta?: LogMetadata): LogLevel {
+  if (level === 'INFO' && message.startsWith('asset ')) return 'DEBUG';
+  const error = (meta as { error?: { type?: unknown } } | undefined)?.error;
+  if (level === 'WARN' && message === 'Activity failed' && error?.type === 'OperationRejected') return 'INFO';
+  return level;
 }
 
 let installed = false;

@@ -7,7 +7,7 @@ Commands:
   api                   Run the HTTP API alone (needs DATABASE_URL and TEMPORAL_ADDRESS)
   worker                Run the Temporal worker alone (needs DATABASE_URL and TEMPORAL_ADDRESS)
   migrate               Apply pending database migrations
-  keys create --role R  Create an API key (roles: admin, sales, ops, account_manager, finance, ingest)
+  keys create|list|revoke  Create (--role R), list or revoke API keys
   simulate              Simulate a deal over a usage file: --terms FILE --usage FILE [--format table|json|csv]
   review TERMS.json     Print the red flags and warnings of a term sheet
   replay                Replay real LLM traffic through two contracts for months, on a stack of its own
@@ -42,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(USAGE);
-    return name === undefined ? 1 : 0;
+    return name === undefined ? 2 : 0;
   }
   const load = commands[name];
   if (!load) {

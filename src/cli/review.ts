@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
+import { unwrapTerms } from './terms-file';
 import { parseDraftTerms, reviewTerms, TermsSchema, TermsValidationError, type Finding, type ValidationIssue } from '../domain';
 import { formatPath } from '../domain/terms';
 
@@ -48,7 +49,7 @@ export async function runReview(argv: string[], out: NodeJS.WritableStream, err:
 
   let input: unknown;
   try {
-    input = JSON.parse(fs.readFileSync(path, 'utf8')) as unknown;
+    input = unwrapTerms(JSON.parse(fs.readFileSync(path, 'utf8')) as unknown);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     err.write(code === 'ENOENT' ? `File not found: ${path}\n` : `${path} is not valid JSON: ${(error as Error).message}\n`);

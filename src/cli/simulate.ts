@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
+import { unwrapTerms } from './terms-file';
 import { DomainError, parseTerms, simulate, TermsValidationError, DEFAULT_CLOSE_DELAY_MS } from '../domain';
 import { formatSimulationCsv, formatSimulationTable } from './simulation-format';
 import { parseUsageCsv, UsageCsvError } from './usage-csv';
@@ -33,7 +34,7 @@ export function parseDuration(text: string): number {
 function readJson(path: string): unknown {
   const text = fs.readFileSync(path, 'utf8');
   try {
-    return JSON.parse(text) as unknown;
+    return unwrapTerms(JSON.parse(text) as unknown);
   } catch (error) {
     throw new UsageCsvError(`${path} is not valid JSON: ${(error as Error).message}`);
   }
