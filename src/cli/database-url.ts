@@ -7,8 +7,8 @@ import { EMBEDDED_POSTGRES_DATABASE } from '../runtime/versions';
 import type { Stack } from './stack';
 
 /**
- * Returns the URL of the embedded PostgreSQL when `trueup start` is running it, found by
- * its password file and port; undefined when it does not answer.
+ * Returns the URL of the embedded PostgreSQL that `trueup start` runs, found by its
+ * password file and port, or undefined when no server accepts a connection there.
  */
 async function runningEmbeddedPostgresUrl(dataDir: string, port: number): Promise<string | undefined> {
   const passwordFile = path.join(dataDir, 'postgres.password');

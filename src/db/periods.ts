@@ -25,7 +25,7 @@ export interface PeriodRow {
   closeState: PeriodCloseState | null;
 }
 
-/** What a close leaves for the next close and for the invoice and alert activities. */
+/** State a close leaves for the next close and for the invoice and alert activities. */
 export interface PeriodCloseState {
   trigger: import('../domain').TriggerState;
   accruedOverage: import('../domain').AccruedOverage[];
@@ -34,7 +34,7 @@ export interface PeriodCloseState {
   closedAt: string;
 }
 
-/** The tier a period starts with: a downgrade scheduled for it, else the contract's current tier. */
+/** Returns the tier a period starts with: a downgrade scheduled for it, else the contract's current tier. */
 export function tierForPeriod(contract: ContractRow, periodIndex: number): string {
   if (contract.nextTier !== null && contract.nextTierFromPeriod !== null && periodIndex >= contract.nextTierFromPeriod) {
     return contract.nextTier;

@@ -6,7 +6,7 @@ import { Exact } from './decimal';
 import { tierByName } from './terms';
 import type { Terms } from './terms-schema';
 
-/** What an agent platform checks before starting work: may it, and how much room is left. */
+/** Entitlement of an open period: whether new work is admitted now, and how much room is left. */
 export interface Entitlement {
   periodIndex: number;
   tier: string;
@@ -16,8 +16,8 @@ export interface Entitlement {
   creditsBeforeOverage: string;
   /**
    * Credits that can still be admitted before the spend cap, rounded down to 6 decimal
-   * places (the overage line's rounding to the currency's minor unit can leave a little
-   * more); null for a tier without a cap, "0" when throttled.
+   * places. The overage line's rounding to the currency's minor unit can leave a little
+   * more. Null for a tier without a cap, "0" when throttled.
    */
   creditsBeforeCap: string | null;
   overageCredits: string;
@@ -27,10 +27,10 @@ export interface Entitlement {
 }
 
 /**
- * Computes the entitlement of an open period at `now` from its admission state: the
- * admitted usage is burned segment by segment, the grants valid at `now` give what is
- * left before overage, and the cap less the charges, at the overage price, what is left
- * before the cap.
+ * Computes the entitlement of an open period at `now` from its admission state. The
+ * admitted usage is burned segment by segment. What the grants valid at `now` still hold
+ * is left before overage. The cap less the charges, at the overage price, is added to
+ * that to give what is left before the cap.
  */
 export function entitlementOf(state: PeriodAdmissionState, terms: Terms, now: Date): Entitlement {
   const tier = tierByName(terms, state.tier);

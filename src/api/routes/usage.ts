@@ -85,11 +85,11 @@ export function usageRouter(deps: ApiDeps): Router {
     }
 
     const summary = summarize(answers);
-    // A batch that stores nothing is bad input as a whole: a 422 problem that still lists
-    // each event's answer. A batch with any event stored is a 200 with the same answers.
+    // A batch that stores nothing is bad input as a whole, so it gets a 422 problem that
+    // still lists each event's result. A batch with any event stored gets a 200.
     if (summary.rejected === answers.length) {
       throw unprocessable(
-        `Every event of the batch was rejected (${answers.length}); nothing was stored. Each event's answer names its field and rule.`,
+        `Every event of the batch was rejected (${answers.length}); nothing was stored. Each event's result names its field and rule.`,
         'all-events-rejected',
         answers.flatMap((answer) =>
           answer.status === 'rejected' ? [{ path: `body.${answer.field}`, rule: answer.rule, message: answer.reason }] : [],
