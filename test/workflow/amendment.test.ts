@@ -113,7 +113,8 @@ test('two period invoices', () => {
 });
 
 test('usage after the amended end rejected', () => {
-  assert.equal(afterEnd.status, 200);
+  // A batch whose every event is rejected stores nothing: a 422 problem with each event's result.
+  assert.equal(afterEnd.status, 422);
   assert.equal(afterEnd.events[0]?.status, 'rejected');
   assert.equal(afterEnd.events[0]?.rule, 'before_contract_end');
 });
