@@ -9,6 +9,7 @@ import {
   tierByName,
   tierRank,
   tierUpgradedAlert,
+  upgradeAdmission,
   TermsValidationError,
   type Grant,
   type Terms,
@@ -102,15 +103,7 @@ export function createOperationActivities(deps: ActivityDeps) {
 
       let outcome: ChangeTierResult;
       if (direction > 0) {
-        const commit = tierByName(terms, request.tier).commitCredits;
-        const state = {
-          ...period.admission,
-          tier: request.tier,
-          // Ops upgrade to give the customer room: a throttle of the old tier's cap no longer holds.
-          throttled: false,
-          grants: period.admission.grants.map((g) => (g.id === `commit-${index}` ? { ...g, remaining: commit } : g)),
-          tierChanges: [...period.admission.tierChanges, { from, to: request.tier, at: input.now }],
-        };
+        const state = upgradeAdmission(period.admission, terms, request.tier, input.now);
         await recordUpgrade(trx, contractId, terms, index, request.tier);
         await saveAdmission(trx, contractId, state);
         await storeAlerts(trx, contractId, [tierUpgradedAlert(terms, contractId, index, from, request.tier)]);

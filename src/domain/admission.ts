@@ -6,7 +6,8 @@ import { periodCharges } from './charges';
 import { Exact } from './decimal';
 import { commitGrant, type Grant, type GrantBalance } from './grants';
 import { periodBounds, startOfDateAfterDays } from './periods';
-import { tierByName } from './terms';
+import { DomainInputError } from './errors';
+import { tierByName, tierRank } from './terms';
 import type { Terms } from './terms-schema';
 
 export { admissionSegmentStarts };
@@ -360,4 +361,30 @@ export function admissionCharges(state: PeriodAdmissionState, terms: Terms) {
   const run = new AdmissionRun(state, terms);
   const overage = run.overageWith(run.tier, 0, new Exact(0), false);
   return { overageCredits: overage, charges: periodCharges(terms, run.tier, overage) };
+}
+
+/**
+ * Moves an open period to a higher tier for its whole length, as an ops upgrade does:
+ * the period's commit grant holds the new tier's commit, the change is recorded for the
+ * `tier_upgraded` alert, and a throttle set under the old tier's cap is lifted, because
+ * ops upgrade to give the customer room. A tier that is not higher is rejected.
+ */
+export function upgradeAdmission(state: PeriodAdmissionState, terms: Terms, tierName: string, at: string): PeriodAdmissionState {
+  const tier = tierByName(terms, tierName);
+  if (tierRank(terms, tier.name) <= tierRank(terms, state.tier)) {
+    throw DomainInputError.of(
+      'Invalid tier change',
+      'tier',
+      'higher_tier',
+      `must be a tier above "${state.tier}" to upgrade period ${state.periodIndex}, got "${tier.name}"`,
+    );
+  }
+  const commitId = `commit-${state.periodIndex}`;
+  return {
+    ...state,
+    tier: tier.name,
+    throttled: false,
+    grants: state.grants.map((grant) => (grant.id === commitId ? { ...grant, remaining: tier.commitCredits } : grant)),
+    tierChanges: [...state.tierChanges, { from: state.tier, to: tier.name, at }],
+  };
 }

@@ -10,6 +10,7 @@ import {
   rolloverGrant,
   commitGrant,
   simulate,
+  upgradeAdmission,
   type PeriodAdmissionState,
   type Terms,
 } from '../../src/domain';
@@ -204,4 +205,32 @@ test('simulated arrivals in the close delay precede the close', () => {
   assert.equal(afterClose.periods[1]?.charges.total, '100.00');
   const noDelay = simulate(terms, [{ occurredAt: '2026-02-01T00:30:00Z', meter: 'unit', quantity: '190' }], { closeDelayMs: 0 });
   assert.equal(noDelay.periods[1]?.deferredCredits, '0');
+});
+
+test('ops upgrade lifts the throttle', () => {
+  // Worked example, growth tier: cap 25,000.00 = 5,000.00 + 10,000.00 + 38,461 credits x 0.26
+  // (9,999.86). 88,000 credits (38,000 of overage, 24,880.00) fit; 1,000 more would cost
+  // 25,140.00, so that event is deferred and the period throttled.
+  const terms = workedExampleTerms();
+  const filled = admitEvents(open(terms), terms, [{ credits: '88000', consumedAt: '2026-01-10T00:00:00Z' }]);
+  const throttled = admitEvent(filled.state, terms, event('1000', '2026-01-11T00:00:00Z'));
+  assert.equal(throttled.status, 'deferred');
+  assert.equal(throttled.state.throttled, true);
+
+  const upgraded = upgradeAdmission(throttled.state, terms, 'scale', '2026-01-12T00:00:00.000Z');
+  assert.equal(upgraded.tier, 'scale');
+  assert.equal(upgraded.throttled, false);
+  assert.equal(upgraded.grants.find((grant) => grant.id === 'commit-0')?.remaining, '100000');
+  assert.deepEqual(upgraded.tierChanges.at(-1), { from: 'growth', to: 'scale', at: '2026-01-12T00:00:00.000Z' });
+
+  // Scale: 6,000.00 + 17,000.00 fees and 100,000 commit credits, so 1,000 more fit at once.
+  const after = admitEvent(upgraded, terms, event('1000', '2026-01-13T00:00:00Z'));
+  assert.equal(after.status, 'admitted');
+});
+
+test('ops upgrade rejects a lower tier', () => {
+  const terms = workedExampleTerms();
+  const state = open(terms);
+  assert.throws(() => upgradeAdmission(state, terms, 'growth', '2026-01-12T00:00:00.000Z'), /must be a tier above "growth"/);
+  assert.throws(() => upgradeAdmission(state, terms, 'platinum', '2026-01-12T00:00:00.000Z'));
 });
