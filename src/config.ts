@@ -27,6 +27,8 @@ export interface Config {
   bodyLimitBytes: number;
   /** Requests per minute allowed to one API key. */
   rateLimitPerMinute: number;
+  /** Workflow runs the worker keeps cached; unset keeps the Temporal SDK's default, sized from the heap. */
+  workerMaxCachedWorkflows: number | undefined;
 }
 
 export class ConfigError extends Error {
@@ -90,5 +92,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL || 'info',
     bodyLimitBytes: parsePositiveInteger(env.BODY_LIMIT_BYTES, 1_048_576, 'BODY_LIMIT_BYTES'),
     rateLimitPerMinute: parsePositiveInteger(env.RATE_LIMIT_PER_MINUTE, 6000, 'RATE_LIMIT_PER_MINUTE'),
+    workerMaxCachedWorkflows: env.TRUEUP_WORKER_MAX_CACHED_WORKFLOWS
+      ? parsePositiveInteger(env.TRUEUP_WORKER_MAX_CACHED_WORKFLOWS, 1, 'TRUEUP_WORKER_MAX_CACHED_WORKFLOWS')
+      : undefined,
   };
 }

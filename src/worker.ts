@@ -15,6 +15,8 @@ export interface WorkerDeps {
   logger: Logger;
   /** A pre-built workflow bundle (tests build it once); otherwise the sources are bundled. */
   workflowBundle?: WorkflowBundleOption;
+  /** Workflow runs kept in the worker's sticky cache; the SDK's default when absent. */
+  maxCachedWorkflows?: number;
 }
 
 /** Creates the Temporal worker of the contract task queue: the contract workflow and its activities. */
@@ -32,5 +34,6 @@ export async function createContractWorker(deps: WorkerDeps): Promise<Worker> {
     taskQueue: deps.taskQueue,
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
     activities,
+    ...(deps.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: deps.maxCachedWorkflows } : {}),
   });
 }

@@ -85,6 +85,7 @@ export async function runWorkerInBackground(
     closeDelayMs: config.closeDelayMs,
     publicUrl: config.publicUrl,
     logger: stack.logger,
+    ...(config.workerMaxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.workerMaxCachedWorkflows } : {}),
   });
   const running = worker.run();
   running.catch((error: unknown) => stack.logger.error({ err: error }, 'worker stopped with an error'));
