@@ -95,6 +95,11 @@ export async function contractWorkflow(input: ContractWorkflowInput): Promise<Li
     return currentUpdateInfo()?.id ?? `${contractId}:${Date.now()}`;
   }
 
+  // The input of an operation's activity: the request, the workflow's time and the update's id.
+  function operationInput<R>(request: R) {
+    return { contractId, request, now: new Date().toISOString(), operationKey: operationKey() };
+  }
+
   setHandler(lifecycleQuery, state);
 
   setHandler(alertsRaisedSignal, (signal) => {
@@ -120,12 +125,7 @@ export async function contractWorkflow(input: ContractWorkflowInput): Promise<Li
     changeTierUpdate,
     (request) =>
       operation(async () => {
-        const result = await activities.changeTier({
-          contractId,
-          request,
-          now: new Date().toISOString(),
-          operationKey: operationKey(),
-        });
+        const result = await activities.changeTier(operationInput(request));
         scheduleStale = true;
         if (result.effective === 'now') {
           // The validator of the next request reads this tier before the schedule reloads.
@@ -166,31 +166,19 @@ export async function contractWorkflow(input: ContractWorkflowInput): Promise<Li
 
   setHandler(amendUpdate, (request) =>
     operation(async () => {
-      const result = await activities.amendTerms({
-        contractId,
-        request,
-        now: new Date().toISOString(),
-        operationKey: operationKey(),
-      });
+      const result = await activities.amendTerms(operationInput(request));
       scheduleStale = true;
       return result;
     }),
   );
 
   setHandler(grantCreditsUpdate, (request) =>
-    operation(() =>
-      activities.grantCredits({ contractId, request, now: new Date().toISOString(), operationKey: operationKey() }),
-    ),
+    operation(() => activities.grantCredits(operationInput(request))),
   );
 
   setHandler(terminateUpdate, (request) =>
     operation(async () => {
-      const result = await activities.terminate({
-        contractId,
-        request,
-        now: new Date().toISOString(),
-        operationKey: operationKey(),
-      });
+      const result = await activities.terminate(operationInput(request));
       scheduleStale = true;
       return result;
     }),
