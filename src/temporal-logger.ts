@@ -25,9 +25,9 @@ export function temporalLoggerFor(logger: Logger): TemporalLogger {
 }
 
 /**
- * Lowers two kinds of routine SDK lines: the bundler's asset report (a multi-kilobyte
- * line at each worker start) to debug, and an activity that failed by rejecting an
- * operation (an ops request that the API returns as a 4xx) to info.
+ * Lowers two kinds of routine SDK lines. The bundler's asset report, a multi-kilobyte
+ * line at each worker start, goes to debug. An activity that failed by rejecting an
+ * operation, an ops request that the API returns as a 4xx, goes to info.
  */
 function adjustLevel(level: LogLevel, message: string, meta?: LogMetadata): LogLevel {
   if (level === 'INFO' && message.startsWith('asset ')) return 'DEBUG';

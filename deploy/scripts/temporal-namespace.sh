@@ -1,5 +1,5 @@
 #!/bin/sh
-# Registers the namespace trueup's workflows run in, once the Temporal server answers.
+# Registers the namespace trueup's workflows run in, once the Temporal server responds.
 set -eu
 namespace="${TEMPORAL_NAMESPACE:-default}"
 until temporal operator cluster health --address "$TEMPORAL_ADDRESS" >/dev/null 2>&1; do

@@ -16,7 +16,7 @@ declare global {
 const unauthorized = () =>
   new Problem(401, 'unauthorized', 'Unauthorized', 'Send an API key as `Authorization: Bearer tu_...`; this one is missing, malformed, unknown or revoked.');
 
-/** Resolves the bearer API key of each request into `req.principal`, or answers 401. */
+/** Resolves the bearer API key of each request into `req.principal`, or responds 401. */
 export function authenticate(db: Db): RequestHandler {
   return (req: Request, _res: Response, next: NextFunction) => {
     const header = req.get('authorization');

@@ -41,7 +41,7 @@ export class Stack {
 
 /** Connects to PostgreSQL and applies pending migrations. */
 export async function openDatabase(url: string, stack: Stack): Promise<Db> {
-  const db = createDb(url);
+  const db = createDb(url, { onIdleError: (error) => stack.logger.warn({ err: error }, 'PostgreSQL closed an idle connection') });
   stack.add('database pool', () => db.destroy());
   const applied = await migrateToLatest(db);
   stack.logger.info({ applied }, applied.length > 0 ? 'migrations applied' : 'database schema is up to date');

@@ -38,7 +38,7 @@ export type EventAnswer =
 
 export interface IngestionOutcome {
   answers: EventAnswer[];
-  /** Keys of the alerts admission stored as pending, for the signal that asks the workflow to deliver them. */
+  /** Keys of the alerts admission stored as pending, sent to the workflow by a signal so that it delivers them. */
   alertKeys: string[];
   tierChanges: { periodIndex: number; from: string; to: string }[];
 }

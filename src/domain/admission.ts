@@ -365,7 +365,7 @@ export function admissionCharges(state: PeriodAdmissionState, terms: Terms) {
 
 /**
  * Moves an open period to a higher tier for its whole length, as an ops upgrade does:
- * the period's commit grant holds the new tier's commit, the change is recorded for the
+ * the period's commit grant contains the new tier's commit, the change is recorded for the
  * `tier_upgraded` alert, and a throttle set under the old tier's cap is lifted, because
  * ops upgrade to give the customer room. A tier that is not higher is rejected.
  */

@@ -28,7 +28,8 @@ const activities = proxyActivities<ContractActivities>({
 });
 
 // Email delivery retries for about half an hour. If SMTP is still down or rejects the
-// message, the workflow tries again an hour later, so an outage never blocks a close.
+// message, the workflow tries again an hour later, so an outage does not hold up a close
+// for more than about half an hour.
 const delivery = proxyActivities<Pick<ContractActivities, 'deliverAlerts'>>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: 8 },

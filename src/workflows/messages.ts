@@ -1,7 +1,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Schedule } from '../activities/contract-activities';
 
-/** The workflow id of a contract: one workflow per signed contract, for its whole term. */
+/** Returns the workflow id of a contract: one workflow per signed contract, for its whole term. */
 export function contractWorkflowId(contractId: string): string {
   return `contract-${contractId}`;
 }
@@ -32,7 +32,7 @@ export interface LifecycleState {
 }
 
 export interface Operator {
-  /** Who asks: an API key id or a person's name, recorded in the audit log. */
+  /** Requester: an API key id or a person's name, recorded in the audit log. */
   by: string;
   reason: string;
 }

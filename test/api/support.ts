@@ -7,7 +7,7 @@ import { createApp } from '../../src/api/app';
 import { createApiKey } from '../../src/db/api-keys';
 import type { Db } from '../../src/db/connection';
 import type { Role } from '../../src/db/schema';
-import { migratedDatabase, silentLogger } from '../support/harness';
+import { migratedDatabase, silentLogger, twoMonthTerms } from '../support/harness';
 
 /** A workflow update or query the API sent to the stubbed Temporal client. */
 export interface TemporalCall {
@@ -206,29 +206,7 @@ export async function startApiServer(
 
 /** Terms of the reference deal, starting 2026-01-01 in UTC, for two months, with the throttle cap policy. */
 export function referenceTerms(overrides: Record<string, unknown> = {}) {
-  return {
-    customer: { id: 'acme', name: 'Acme Corp', billingEmail: 'ap@acme.example' },
-    accountManager: { name: 'Dana Reyes', email: 'dana@vendor.example' },
-    currency: 'USD',
-    timeZone: 'UTC',
-    startDate: '2026-01-01',
-    termMonths: 2,
-    meters: [{ key: 'agent_task', unit: 'task', creditsPerUnit: '10' }],
-    tiers: [
-      { name: 'growth', commitCredits: '50000', pricePerCredit: '0.20', platformFee: '5000.00', spendCap: '25000.00' },
-      { name: 'scale', commitCredits: '100000', pricePerCredit: '0.17', platformFee: '6000.00', spendCap: '40000.00' },
-    ],
-    initialTier: 'growth',
-    overageMultiplier: '1.3',
-    capPolicy: 'throttle',
-    rollover: { fraction: '0.25', expiresAfterDays: 90 },
-    trueUp: 'monthly',
-    renegotiation: { basis: 'commit', thresholdPercent: '150', consecutivePeriods: 3, responseDays: 30 },
-    alerts: { usagePercentOfCommit: ['80', '100'], spendPercentOfCap: ['90'], expiryNoticeDays: 14 },
-    projection: { monthlyCredits: '60000' },
-    clauses: { mostFavoredNation: false, retroactivePricing: false },
-    ...overrides,
-  };
+  return twoMonthTerms('2026-01-01', overrides);
 }
 
 /** Creates and signs a contract through the API (as admin) and returns its id. */

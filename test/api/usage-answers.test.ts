@@ -27,7 +27,7 @@ function event(eventId: string, occurredAt: string, overrides: Record<string, un
 async function send(events: unknown[], id = contractId) {
   const response = await api.request('POST', '/v1/usage', { as: ingestKey, body: { contractId: id, events } });
   const body = response.body as { summary: Record<string, number>; events: any[] };
-  // A batch that stores nothing is a 422 problem document; it still lists each event's answer.
+  // A batch that stores nothing gets a 422 problem document, which still lists each event's result.
   const expected = body.summary.rejected === body.events.length ? 422 : 200;
   assert.equal(response.status, expected, response.text);
   return body;

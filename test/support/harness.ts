@@ -31,10 +31,11 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
 
 export const silentLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
-/** A migrated database of its own for one test. */
+/** Creates a migrated database of its own for one test. */
 export async function migratedDatabase(): Promise<{ db: Db; url: string; drop(): Promise<void> }> {
   const database = await testDatabase();
-  const db = createDb(database.url, { maxConnections: 25 });
+  // Dropping the database at the end closes its idle connections on purpose.
+  const db = createDb(database.url, { maxConnections: 25, onIdleError: () => undefined });
   await migrateToLatest(db);
   return {
     db,
@@ -52,7 +53,7 @@ export interface Harness {
   mailer: Mailer;
   outboxDir: string;
   baseUrl: string;
-  /** Sends a request as the given role (an admin key unless told otherwise). */
+  /** Sends a request as the given role, or as an admin key when no role is given. */
   request(method: string, route: string, body?: unknown, role?: Role | string): Promise<{ status: number; body: any }>;
   keyFor(role: Role, customerId?: string): Promise<string>;
   startWorker(): Promise<{ worker: Worker; stop(): Promise<void> }>;
@@ -156,15 +157,14 @@ export async function startHarness(options: { closeDelayMs?: number; mailer?: Ma
   };
 }
 
-/** Terms of a small deal starting on the first day of the month after `now`, in UTC. */
-export function termsStartingAfter(now: Date, overrides: Record<string, unknown> = {}) {
-  const start = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
+/** Terms of the reference deal for two months from `startDate`, in UTC, with the throttle cap policy. */
+export function twoMonthTerms(startDate: string, overrides: Record<string, unknown> = {}) {
   return {
     customer: { id: 'acme', name: 'Acme Corp', billingEmail: 'ap@acme.example' },
     accountManager: { name: 'Dana Reyes', email: 'dana@vendor.example' },
     currency: 'USD',
     timeZone: 'UTC',
-    startDate: start.toISOString().slice(0, 10),
+    startDate,
     termMonths: 2,
     meters: [{ key: 'agent_task', unit: 'task', creditsPerUnit: '10' }],
     tiers: [
@@ -182,4 +182,10 @@ export function termsStartingAfter(now: Date, overrides: Record<string, unknown>
     clauses: { mostFavoredNation: false, retroactivePricing: false },
     ...overrides,
   };
+}
+
+/** Returns `twoMonthTerms` starting on the first day of the month after `now`. */
+export function termsStartingAfter(now: Date, overrides: Record<string, unknown> = {}) {
+  const start = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
+  return twoMonthTerms(start.toISOString().slice(0, 10), overrides);
 }

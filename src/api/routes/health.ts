@@ -4,8 +4,8 @@ import type { ApiDeps } from '../app';
 import { ROUTES } from '../catalog';
 import { mount } from '../route-spec';
 
-// The answer says only whether a part is reachable; the error itself, which may name hosts
-// and users, goes to the log.
+// The response reports only whether a part is reachable. The error itself, which may name
+// hosts and users, goes to the log.
 async function check(deps: ApiDeps, part: string, probe: () => Promise<unknown>): Promise<{ ok: boolean; error?: string }> {
   try {
     await probe();
@@ -16,7 +16,7 @@ async function check(deps: ApiDeps, part: string, probe: () => Promise<unknown>)
   }
 }
 
-/** `GET /v1/health`: whether PostgreSQL and Temporal answer; 503 when either does not. No key needed. */
+/** `GET /v1/health`: whether PostgreSQL and Temporal respond; 503 when either does not. No key needed. */
 export function healthRouter(deps: ApiDeps): Router {
   const router = Router();
   mount(router, ROUTES.health, deps, async (_req, res) => {

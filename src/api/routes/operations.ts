@@ -68,7 +68,7 @@ function refusalProblem(failure: ApplicationFailure, contractId: string): Proble
  * Runs a workflow update on the contract's workflow and maps its failures to problems:
  * a refusal (an `OperationRejected` or `TierChangeRejected` failure) to 422 or 409
  * naming the field, a missing workflow to 409, and no result within `UPDATE_TIMEOUT_MS`
- * to 503. Anything else is rethrown and answered 500.
+ * to 503. Anything else is rethrown and becomes a 500.
  */
 async function executeUpdate<Result, Request>(deps: ApiDeps, contractId: string, name: string, updateId: string, request: Request): Promise<Result> {
   const handle = deps.temporal.workflow.getHandle(contractWorkflowId(contractId));
